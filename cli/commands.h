@@ -1,0 +1,20 @@
+// Subcommands of the `ramstream` binary. Each file in cli/ adds one subcommand to the app;
+// the work itself lives in the libraries (protocol/, sim/), so these stay thin.
+#ifndef RAMSTREAM_CLI_COMMANDS_H_
+#define RAMSTREAM_CLI_COMMANDS_H_
+
+#include <CLI/CLI.hpp>
+
+namespace ramstream::cli {
+
+// Exit codes shared by every subcommand.
+inline constexpr int kExitOk = 0;
+inline constexpr int kExitRejected = 1;  // the stream was rejected by the loader
+inline constexpr int kExitUsage = 2;     // bad usage or I/O error
+
+// Each Add*Command registers its subcommand; the callback stores the exit code in *exit_code.
+void AddDemoCommand(CLI::App& app, int* exit_code);
+
+}  // namespace ramstream::cli
+
+#endif  // RAMSTREAM_CLI_COMMANDS_H_

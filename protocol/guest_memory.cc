@@ -1,0 +1,199 @@
+#include "protocol/guest_memory.h"
+
+#include <algorithm>
+#include <cstdio>
+#include <cstdlib>
+#include <cstring>
+
+#include "protocol/internal/zero.h"
+
+namespace ramstream::protocol {
+namespace {
+
+constexpr size_t kSlabBytes = size_t{1} << 20;  // 256 pages per slab
+constexpr size_t kPagesPerSlab = kSlabBytes / kPageSize;
+
+// FNV-1a over 64-bit words mixed with a multiply: stable across runs and platforms, fast
+// enough for golden tests over multi-GiB images. Not a cryptographic hash.
+struct Digester {
+  uint64_t h = 0xcbf29ce484222325ull;
+  void Word(uint64_t w) {
+    h ^= w;
+    h *= 0x100000001b3ull;
+    h ^= h >> 29;
+  }
+  void Bytes(const void* data, size_t n) {
+    const auto* p = static_cast<const unsigned char*>(data);
+    size_t i = 0;
+    for (; i + 8 <= n; i += 8) {
+      uint64_t w;
+      std::memcpy(&w, p + i, 8);
+      Word(w);
+    }
+    uint64_t tail = 0;
+    std::memcpy(&tail, p + i, n - i);
+    Word(tail ^ (uint64_t{n - i} << 56));
+  }
+};
+
+}  // namespace
+
+GuestMemory::GuestMemory(GuestMemoryOptions options) : options_(options) {}
+
+GuestMemory::~GuestMemory() {
+  for (Block& b : blocks_) std::free(b.dense);
+}
+
+int64_t GuestMemory::Find(std::string_view idstr) const {
+  for (size_t i = 0; i < blocks_.size(); ++i) {
+    if (blocks_[i].idstr == idstr) return static_cast<int64_t>(i);
+  }
+  return -1;
+}
+
+Result<uint32_t> GuestMemory::AddBlock(std::string_view idstr, uint64_t used_length) {
+  Block b;
+  b.idstr = std::string(idstr);
+  b.used_length = used_length;
+  if (options_.backing == Backing::kDense && used_length > 0) {
+    if (used_length >
+        options_.max_resident_bytes - std::min(resident_bytes_, options_.max_resident_bytes)) {
+      return Error{Code::kLimitExceeded, 0,
+                   "dense block '" + b.idstr + "' of " + std::to_string(used_length) +
+                       " bytes would exceed the resident limit of " +
+                       std::to_string(options_.max_resident_bytes)};
+    }
+    // calloc of a large size maps fresh zero pages lazily: untouched memory costs nothing.
+    b.dense = static_cast<std::byte*>(std::calloc(1, used_length));
+    if (b.dense == nullptr) {
+      return Error{
+          Code::kLimitExceeded, 0,
+          "cannot allocate " + std::to_string(used_length) + " bytes for block '" + b.idstr + "'"};
+    }
+    resident_bytes_ += used_length;
+  }
+  blocks_.push_back(std::move(b));
+  return static_cast<uint32_t>(blocks_.size() - 1);
+}
+
+Error GuestMemory::ResizeBlock(uint32_t block, uint64_t used_length) {
+  Block& b = blocks_[block];
+  if (b.dense != nullptr || (options_.backing == Backing::kDense && used_length > 0)) {
+    const uint64_t others = resident_bytes_ - (b.dense ? b.used_length : 0);
+    if (used_length > options_.max_resident_bytes - std::min(others, options_.max_resident_bytes)) {
+      return Error{Code::kLimitExceeded, 0,
+                   "resizing block '" + b.idstr + "' to " + std::to_string(used_length) +
+                       " bytes would exceed the resident limit"};
+    }
+    auto* grown = static_cast<std::byte*>(std::calloc(1, used_length ? used_length : 1));
+    if (grown == nullptr) {
+      return Error{Code::kLimitExceeded, 0, "cannot allocate block '" + b.idstr + "'"};
+    }
+    if (b.dense) std::memcpy(grown, b.dense, std::min(b.used_length, used_length));
+    std::free(b.dense);
+    b.dense = grown;
+    resident_bytes_ = others + used_length;
+  } else {
+    // Sparse: drop leaves wholly past the new end; pages stay in their slabs until the memory
+    // goes away, which keeps the accounting simple and the limit conservative.
+    const uint64_t pages = (used_length + kPageSize - 1) / kPageSize;
+    const size_t leaves = (pages + (size_t{1} << kLeafBits) - 1) >> kLeafBits;
+    if (b.leaves.size() > leaves) b.leaves.resize(leaves);
+  }
+  b.used_length = used_length;
+  return {};
+}
+
+std::byte* GuestMemory::AllocatePage() {
+  if (resident_bytes_ + kPageSize > options_.max_resident_bytes) return nullptr;
+  if (slabs_.empty() || slab_used_ == kPagesPerSlab) {
+    // Over-allocate by one page so every page can be 4 KiB aligned, like guest RAM.
+    slabs_.push_back(std::make_unique<std::byte[]>(kSlabBytes + kPageSize));
+    slab_used_ = 0;
+  }
+  auto base = reinterpret_cast<uintptr_t>(slabs_.back().get());
+  base = (base + kPageSize - 1) & ~(uintptr_t{kPageSize} - 1);
+  auto* page = reinterpret_cast<std::byte*>(base) + slab_used_ * kPageSize;
+  ++slab_used_;
+  resident_bytes_ += kPageSize;
+  return page;  // make_unique value-initialises: the page is zero
+}
+
+const std::byte* GuestMemory::FindPage(uint32_t block, uint64_t offset) const {
+  const Block& b = blocks_[block];
+  if (b.dense) return b.dense + offset;
+  const uint64_t page = offset >> kPageBits;
+  const uint64_t leaf = page >> kLeafBits;
+  if (leaf >= b.leaves.size() || !b.leaves[leaf]) return nullptr;
+  return b.leaves[leaf]->pages[page & ((1u << kLeafBits) - 1)];
+}
+
+std::byte* GuestMemory::PageForWrite(uint32_t block, uint64_t offset) {
+  Block& b = blocks_[block];
+  if (b.dense) return b.dense + offset;
+  const uint64_t page = offset >> kPageBits;
+  const uint64_t leaf = page >> kLeafBits;
+  if (leaf >= b.leaves.size()) b.leaves.resize(leaf + 1);
+  if (!b.leaves[leaf]) b.leaves[leaf] = std::make_unique<Leaf>();
+  std::byte*& slot = b.leaves[leaf]->pages[page & ((1u << kLeafBits) - 1)];
+  if (slot == nullptr) slot = AllocatePage();
+  return slot;
+}
+
+void GuestMemory::Read(uint32_t block, uint64_t offset, std::span<std::byte> out) const {
+  size_t done = 0;
+  while (done < out.size()) {
+    const uint64_t at = offset + done;
+    const uint64_t page_start = at & kAddressMask;
+    const size_t in_page = at - page_start;
+    const size_t n = std::min<size_t>(kPageSize - in_page, out.size() - done);
+    const Block& b = blocks_[block];
+    const std::byte* src = nullptr;
+    if (b.dense) {
+      src = b.dense + at;
+    } else if (page_start + kPageSize <= b.used_length) {
+      const std::byte* p = FindPage(block, page_start);
+      if (p) src = p + in_page;
+    }
+    if (src) {
+      std::memcpy(out.data() + done, src, n);
+    } else {
+      std::memset(out.data() + done, 0, n);
+    }
+    done += n;
+  }
+}
+
+std::string GuestMemory::Digest() const {
+  Digester d;
+  d.Word(blocks_.size());
+  for (size_t i = 0; i < blocks_.size(); ++i) {
+    const Block& b = blocks_[i];
+    d.Bytes(b.idstr.data(), b.idstr.size());
+    d.Word(b.used_length);
+    // Pages are visited in offset order for both backings; loaders only ever write whole
+    // pages inside used_length, so a partial last page is always zero.
+    auto visit = [&](uint64_t off, const std::byte* p) {
+      if (p == nullptr || off + kPageSize > b.used_length || internal::IsZero(p, kPageSize)) return;
+      d.Word(off);
+      d.Bytes(p, kPageSize);
+    };
+    if (b.dense) {
+      for (uint64_t off = 0; off + kPageSize <= b.used_length; off += kPageSize) {
+        visit(off, b.dense + off);
+      }
+      continue;
+    }
+    for (size_t leaf = 0; leaf < b.leaves.size(); ++leaf) {
+      if (!b.leaves[leaf]) continue;
+      for (size_t j = 0; j < (size_t{1} << kLeafBits); ++j) {
+        visit(((uint64_t{leaf} << kLeafBits) + j) << kPageBits, b.leaves[leaf]->pages[j]);
+      }
+    }
+  }
+  char out[17];
+  std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(d.h));
+  return out;
+}
+
+}  // namespace ramstream::protocol

@@ -1,0 +1,89 @@
+// Guest memory that a loader writes into: a table of RAM blocks, each either sparse (pages
+// allocated on first write, so a MEM_SIZE declaring 1 TiB allocates nothing up front) or
+// dense (one zeroed allocation of used_length bytes, for extraction).
+#ifndef RAMSTREAM_PROTOCOL_GUEST_MEMORY_H_
+#define RAMSTREAM_PROTOCOL_GUEST_MEMORY_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <memory>
+#include <span>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "protocol/error.h"
+#include "protocol/wire_format.h"
+
+namespace ramstream::protocol {
+
+enum class Backing : uint8_t { kSparse, kDense };
+
+struct GuestMemoryOptions {
+  Backing backing = Backing::kSparse;
+  // Cap on bytes of page memory held (sparse pages, dense blocks). A stream of 9-byte ZERO
+  // records with a non-zero fill can otherwise make 455x its size resident.
+  uint64_t max_resident_bytes = uint64_t{32} << 30;
+};
+
+class GuestMemory {
+ public:
+  explicit GuestMemory(GuestMemoryOptions options = {});
+  ~GuestMemory();
+  GuestMemory(const GuestMemory&) = delete;
+  GuestMemory& operator=(const GuestMemory&) = delete;
+
+  // Adds a block and returns its index. Dense blocks are allocated here; fails with
+  // kLimitExceeded when that would pass max_resident_bytes.
+  Result<uint32_t> AddBlock(std::string_view idstr, uint64_t used_length);
+  // Changes a block's used_length (QEMU's qemu_ram_resize on incoming migration); contents
+  // below the new length are kept.
+  Error ResizeBlock(uint32_t block, uint64_t used_length);
+
+  size_t block_count() const { return blocks_.size(); }
+  const std::string& idstr(uint32_t block) const { return blocks_[block].idstr; }
+  uint64_t used_length(uint32_t block) const { return blocks_[block].used_length; }
+  // Index of the block named `idstr`, or -1.
+  int64_t Find(std::string_view idstr) const;
+
+  // The page at `offset`, or nullptr if it was never written (reads as zeros).
+  // REQUIRES: offset is page aligned and offset + kPageSize <= used_length(block).
+  const std::byte* FindPage(uint32_t block, uint64_t offset) const;
+  // The page at `offset`, allocated (zeroed) if needed; nullptr when the allocation would pass
+  // max_resident_bytes. REQUIRES as FindPage.
+  std::byte* PageForWrite(uint32_t block, uint64_t offset);
+
+  // Copies block bytes [offset, offset + out.size()) into out (zeros where never written).
+  // REQUIRES: the range is inside used_length.
+  void Read(uint32_t block, uint64_t offset, std::span<std::byte> out) const;
+  // Bytes of page memory held.
+  uint64_t resident_bytes() const { return resident_bytes_; }
+  // A 64-bit digest of the block table and every non-zero page (with its block and offset),
+  // the same for both backings, printed as 16 hex digits. Zero pages do not contribute, so a
+  // never-written page and a zeroed one are equal, as in a destination QEMU.
+  std::string Digest() const;
+
+ private:
+  static constexpr int kLeafBits = 10;  // pages per leaf: 1024 (4 MiB of guest memory)
+  struct Leaf {
+    std::byte* pages[size_t{1} << kLeafBits] = {};
+  };
+  struct Block {
+    std::string idstr;
+    uint64_t used_length = 0;
+    std::byte* dense = nullptr;                 // kDense: used_length bytes
+    std::vector<std::unique_ptr<Leaf>> leaves;  // kSparse: grown on demand
+  };
+  std::byte* AllocatePage();
+
+  GuestMemoryOptions options_;
+  std::vector<Block> blocks_;
+  // Sparse pages come from 1 MiB slabs, never freed before the memory itself.
+  std::vector<std::unique_ptr<std::byte[]>> slabs_;
+  size_t slab_used_ = 0;
+  uint64_t resident_bytes_ = 0;
+};
+
+}  // namespace ramstream::protocol
+
+#endif  // RAMSTREAM_PROTOCOL_GUEST_MEMORY_H_

@@ -1,0 +1,84 @@
+#include "protocol/guest_memory.h"
+
+#include <gmock/gmock.h>
+#include <gtest/gtest.h>
+
+#include <vector>
+
+#include "protocol/testing/matchers.h"
+
+namespace ramstream::protocol {
+namespace {
+
+using testing::HasError;
+using ::testing::HasSubstr;
+
+TEST(GuestMemoryTest, SparseTerabyteBlockAllocatesNothingUpFront) {
+  GuestMemory mem;
+  ASSERT_TRUE(mem.AddBlock("pc.ram", uint64_t{1} << 40).ok());
+  EXPECT_EQ(mem.resident_bytes(), 0u);
+  EXPECT_EQ(mem.FindPage(0, (uint64_t{1} << 40) - 4096), nullptr);
+  std::byte* p = mem.PageForWrite(0, (uint64_t{1} << 40) - 4096);
+  ASSERT_NE(p, nullptr);
+  EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % 4096, 0u);
+  EXPECT_EQ(mem.resident_bytes(), 4096u);
+  EXPECT_EQ(mem.FindPage(0, (uint64_t{1} << 40) - 4096), p);
+}
+
+TEST(GuestMemoryTest, DigestIgnoresBackingAndZeroPages) {
+  std::string digests[2];
+  for (Backing b : {Backing::kSparse, Backing::kDense}) {
+    GuestMemoryOptions o;
+    o.backing = b;
+    GuestMemory mem(o);
+    ASSERT_TRUE(mem.AddBlock("a", 1 << 20).ok());
+    ASSERT_TRUE(mem.AddBlock("b", 8192).ok());
+    mem.PageForWrite(0, 8192)[17] = std::byte{3};
+    mem.PageForWrite(1, 0);  // allocated but zero: must not change the digest
+    digests[b == Backing::kDense] = mem.Digest();
+  }
+  EXPECT_EQ(digests[0], digests[1]);
+  GuestMemory other;
+  ASSERT_TRUE(other.AddBlock("a", 1 << 20).ok());
+  ASSERT_TRUE(other.AddBlock("b", 8192).ok());
+  other.PageForWrite(0, 8192)[17] = std::byte{4};
+  EXPECT_NE(other.Digest(), digests[0]);
+}
+
+TEST(GuestMemoryTest, ReadCrossesPagesAndFillsZeros) {
+  GuestMemory mem;
+  ASSERT_TRUE(mem.AddBlock("a", 16384).ok());
+  mem.PageForWrite(0, 4096)[0] = std::byte{9};
+  std::vector<std::byte> out(8192, std::byte{0xff});
+  mem.Read(0, 100, out);
+  EXPECT_EQ(out[0], std::byte{0});
+  EXPECT_EQ(out[4096 - 100], std::byte{9});
+}
+
+TEST(GuestMemoryTest, DenseBlocksRespectTheResidentLimit) {
+  GuestMemoryOptions o;
+  o.backing = Backing::kDense;
+  o.max_resident_bytes = 1 << 20;
+  GuestMemory mem(o);
+  ASSERT_TRUE(mem.AddBlock("a", 1 << 19).ok());
+  const Result<uint32_t> r = mem.AddBlock("b", 1 << 20);
+  EXPECT_THAT(r.error(), HasError(Code::kLimitExceeded, 0, HasSubstr("dense block 'b'")));
+}
+
+TEST(GuestMemoryTest, ResizeKeepsContents) {
+  for (Backing b : {Backing::kSparse, Backing::kDense}) {
+    GuestMemoryOptions o;
+    o.backing = b;
+    GuestMemory mem(o);
+    ASSERT_TRUE(mem.AddBlock("acpi", 8192).ok());
+    mem.PageForWrite(0, 4096)[5] = std::byte{7};
+    ASSERT_TRUE(mem.ResizeBlock(0, 65536).ok());
+    EXPECT_EQ(mem.used_length(0), 65536u);
+    std::byte v[1];
+    mem.Read(0, 4096 + 5, v);
+    EXPECT_EQ(v[0], std::byte{7});
+  }
+}
+
+}  // namespace
+}  // namespace ramstream::protocol

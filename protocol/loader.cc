@@ -1,0 +1,295 @@
+#include "protocol/loader.h"
+
+#include <zlib.h>
+
+#include <cstdio>
+#include <cstring>
+#include <string>
+#include <unordered_set>
+#include <utility>
+
+#include "protocol/encoder.h"
+#include "protocol/internal/zero.h"
+#include "protocol/xbzrle.h"
+
+namespace ramstream::protocol {
+namespace {
+
+std::string Hex(uint64_t v) {
+  char buf[24];
+  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
+  return buf;
+}
+
+std::string Quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
+
+}  // namespace
+
+Loader::Loader(LoaderOptions options, GuestMemory* memory)
+    : options_(std::move(options)), memory_(memory), decoder_(options_.decoder) {
+  if (!decoder_.error().ok()) {
+    error_ = decoder_.error();
+    return;
+  }
+  if (!options_.layout) {
+    // Memory that already holds blocks is the destination: MEM_SIZE is checked against it.
+    if (memory_->block_count() > 0) {
+      max_length_.assign(memory_->block_count(), 0);
+      have_table_ = true;
+    }
+    return;
+  }
+  std::unordered_set<std::string_view> seen;
+  for (const DestinationBlock& b : *options_.layout) {
+    if (!seen.insert(b.idstr).second) {
+      error_ = Error{Code::kDuplicateBlock, 0,
+                     "destination layout lists block " + Quoted(b.idstr) + " twice"};
+      return;
+    }
+    Result<uint32_t> added = memory_->AddBlock(b.idstr, b.used_length);
+    if (!added.ok()) {
+      error_ = added.error();
+      return;
+    }
+    max_length_.push_back(b.max_length);
+  }
+  have_table_ = true;
+}
+
+Error Loader::Fail(Code code, const Record& record, std::string message) {
+  error_ = Error{code, record.stream_offset, std::move(message)};
+  return error_;
+}
+
+LoadStatus Loader::Feed(std::span<const std::byte> data, bool end_of_input) {
+  if (!error_.ok()) return LoadStatus::kError;
+  decoder_.Feed(data, end_of_input);
+  Record r;
+  for (;;) {
+    switch (decoder_.Next(&r)) {
+      case Step::kRecord:
+        if (!Apply(r).ok()) return LoadStatus::kError;
+        break;
+      case Step::kNeedInput:
+        return LoadStatus::kNeedInput;
+      case Step::kEnd:
+        return LoadStatus::kDone;
+      case Step::kError:
+        error_ = decoder_.error();
+        return LoadStatus::kError;
+    }
+  }
+}
+
+Error Loader::Apply(const Record& r) {
+  if (!error_.ok()) return error_;
+  if (r.kind == RecordKind::kMemSize) {
+    if (Error e = ApplyMemSize(r); !e.ok()) return e;
+  } else if (r.is_page()) {
+    if (Error e = ApplyPage(r); !e.ok()) return e;
+  }
+  // EOS, MULTIFD_FLUSH, an accepted HOOK and 2010's ignored headers change no memory.
+  ++stats_.records[static_cast<size_t>(r.kind)];
+  stats_.bytes += RecordSize(r);
+  return {};
+}
+
+Error Loader::CheckMemSizeEntry(const Record& r, const BlockInfo& e) {
+  const int64_t idx = memory_->Find(e.idstr);
+  if (idx < 0) {
+    if (options_.decoder.dialect.mem_size_creates_blocks) return {};
+    return Fail(
+        Code::kUnknownBlock, r,
+        "MEM_SIZE names block " + Quoted(e.idstr) + ", which the destination does not have");
+  }
+  const uint64_t have = memory_->used_length(static_cast<uint32_t>(idx));
+  // QEMU rounds the received length up to the host page size before comparing, and resizes
+  // resizeable blocks (qemu_ram_resize) up to their max_length.
+  const uint64_t rounded = (e.used_length + kPageSize - 1) & kAddressMask;
+  if (rounded == have) return {};
+  const uint64_t max_length = max_length_[static_cast<size_t>(idx)];
+  if (max_length != 0 && rounded <= max_length) return {};
+  return Fail(Code::kBlockSizeMismatch, r,
+              "MEM_SIZE gives block " + Quoted(e.idstr) + " used_length " + Hex(e.used_length) +
+                  ", the destination has " + Hex(have) +
+                  (max_length ? " (resizeable up to " + Hex(max_length) + ")" : ""));
+}
+
+Error Loader::ApplyMemSize(const Record& r) {
+  if (options_.decoder.section_version < kRamSectionVersion) {
+    // Version 3: MEM_SIZE is the total of RAM only.
+    if (!have_table_) {
+      Result<uint32_t> added = memory_->AddBlock("ram_addr", r.address);
+      if (!added.ok()) return Fail(added.error().code, r, added.error().message);
+      max_length_.push_back(0);
+      have_table_ = true;
+      return {};
+    }
+    uint64_t total = 0;
+    for (size_t i = 0; i < memory_->block_count(); ++i) total += memory_->used_length(i);
+    if (total != r.address) {
+      return Fail(Code::kMemSizeMismatch, r,
+                  "MEM_SIZE total " + Hex(r.address) + " differs from the destination's " +
+                      Hex(total) + " bytes of RAM");
+    }
+    return {};
+  }
+
+  // Validate the whole list before changing anything.
+  std::unordered_set<std::string_view> seen;
+  for (const BlockInfo& e : r.blocks) {
+    if (!seen.insert(e.idstr).second) {
+      return Fail(Code::kDuplicateBlock, r, "MEM_SIZE lists block " + Quoted(e.idstr) + " twice");
+    }
+    if (have_table_) {
+      if (Error err = CheckMemSizeEntry(r, e); !err.ok()) return err;
+    }
+  }
+  const bool first = stream_blocks_.empty();
+  for (const BlockInfo& e : r.blocks) {
+    int64_t idx = memory_->Find(e.idstr);
+    if (idx < 0) {
+      // The stream defines the table, or (2010) a MEM_SIZE entry creates the block.
+      Result<uint32_t> added = memory_->AddBlock(e.idstr, e.used_length);
+      if (!added.ok()) return Fail(added.error().code, r, added.error().message);
+      max_length_.push_back(0);
+    } else {
+      const uint64_t rounded = (e.used_length + kPageSize - 1) & kAddressMask;
+      if (rounded != memory_->used_length(static_cast<uint32_t>(idx))) {
+        Error err = memory_->ResizeBlock(static_cast<uint32_t>(idx), rounded);
+        if (!err.ok()) return Fail(err.code, r, err.message);
+      }
+    }
+    if (first) stream_blocks_.push_back(e);
+  }
+  have_table_ = true;
+  return {};
+}
+
+Error Loader::ResolvePage(const Record& r, uint32_t* block, uint64_t* offset) {
+  const char* what = r.kind == RecordKind::kZero     ? "ZERO"
+                     : r.kind == RecordKind::kPage   ? "PAGE"
+                     : r.kind == RecordKind::kXbzrle ? "XBZRLE"
+                                                     : "COMPRESS_PAGE";
+  if (options_.decoder.section_version < kRamSectionVersion) {
+    // Version 3 addresses one global ram_addr space: blocks back to back in table order.
+    *block = UINT32_MAX;
+    uint64_t base = 0;
+    for (uint32_t i = 0; i < memory_->block_count(); ++i) {
+      const uint64_t len = memory_->used_length(i);
+      if (r.address >= base && r.address - base < len) {
+        *block = i;
+        *offset = r.address - base;
+        break;
+      }
+      base += len;
+    }
+    if (*block == UINT32_MAX) {
+      return Fail(Code::kOffsetOutOfRange, r,
+                  std::string(what) + " ram_addr " + Hex(r.address) + " is past the " + Hex(base) +
+                      " bytes of RAM");
+    }
+  } else if (r.has_continue()) {
+    if (last_block_ < 0) {
+      return Fail(Code::kContinueWithoutBlock, r,
+                  std::string(what) + " record with CONTINUE, but no earlier page record " +
+                      "named a block");
+    }
+    *block = static_cast<uint32_t>(last_block_);
+    *offset = r.address;
+  } else {
+    const int64_t idx = memory_->Find(r.idstr);
+    if (idx < 0) {
+      return Fail(Code::kUnknownBlock, r,
+                  std::string(what) + " record names block " + Quoted(r.idstr) +
+                      (have_table_ ? ", which is not in the block table"
+                                   : " before any MEM_SIZE defined the blocks"));
+    }
+    *block = static_cast<uint32_t>(idx);
+    *offset = r.address;
+  }
+  // CVE-2014-7840: the whole page must lie inside the block.
+  const uint64_t used = memory_->used_length(*block);
+  if (used < kPageSize || *offset > used - kPageSize) {
+    return Fail(Code::kOffsetOutOfRange, r,
+                std::string(what) + " offset " + Hex(*offset) +
+                    " + 0x1000 is past the end of block " + Quoted(memory_->idstr(*block)) +
+                    " (used_length " + Hex(used) + ")");
+  }
+  return {};
+}
+
+Error Loader::ApplyPage(const Record& r) {
+  uint32_t block = 0;
+  uint64_t offset = 0;
+  if (Error e = ResolvePage(r, &block, &offset); !e.ok()) return e;
+
+  // Validate payloads that can fail before touching memory.
+  std::byte inflated[kPageSize];
+  if (r.kind == RecordKind::kXbzrle) {
+    Error e = xbzrle::Validate(r.data, kPageSize);
+    if (!e.ok()) {
+      return Fail(Code::kBadXbzrle, r,
+                  "xbzrle delta (" + std::to_string(r.data.size()) + " bytes): " + e.message);
+    }
+  } else if (r.kind == RecordKind::kCompressedPage) {
+    uLongf out_len = kPageSize;
+    uLong in_len = r.data.size();
+    const int z = uncompress2(reinterpret_cast<Bytef*>(inflated), &out_len,
+                              reinterpret_cast<const Bytef*>(r.data.data()), &in_len);
+    // QEMU accepts a stream that ends early and leaves the rest of the page alone; we require
+    // exactly one page (a documented difference). Bytes after the zlib stream are ignored, as
+    // QEMU does.
+    if (z != Z_OK || out_len != kPageSize) {
+      return Fail(Code::kBadCompressedPage, r,
+                  z != Z_OK ? "zlib stream of " + std::to_string(r.data.size()) +
+                                  " bytes does not inflate to one page (zlib error " +
+                                  std::to_string(z) + ")"
+                            : "zlib stream inflates to " + std::to_string(out_len) +
+                                  " bytes, not one page (4096)");
+    }
+  }
+
+  std::byte* page = nullptr;
+  if (r.kind == RecordKind::kZero && r.fill == 0) {
+    // Like QEMU, leave a page that is already zero untouched (and unallocated when sparse).
+    const std::byte* cur = memory_->FindPage(block, offset);
+    if (cur != nullptr && !internal::IsZero(cur, kPageSize)) {
+      page = memory_->PageForWrite(block, offset);
+      std::memset(page, 0, kPageSize);
+    }
+  } else {
+    page = memory_->PageForWrite(block, offset);
+    if (page == nullptr) {
+      return Fail(Code::kLimitExceeded, r,
+                  "writing page " + Hex(offset) + " of block " + Quoted(memory_->idstr(block)) +
+                      " would pass the guest memory's resident limit (" +
+                      std::to_string(memory_->resident_bytes()) + " bytes held)");
+    }
+    switch (r.kind) {
+      case RecordKind::kZero:
+        std::memset(page, r.fill, kPageSize);
+        break;
+      case RecordKind::kPage:
+        std::memcpy(page, r.data.data(), kPageSize);
+        break;
+      case RecordKind::kXbzrle:
+        xbzrle::Apply(r.data, std::span<std::byte>(page, kPageSize));
+        break;
+      default:
+        std::memcpy(page, inflated, kPageSize);
+        break;
+    }
+  }
+
+  if (r.has_continue() && options_.decoder.section_version >= kRamSectionVersion) {
+    ++stats_.continue_records;
+    stats_.continue_saved_bytes += 1 + memory_->idstr(block).size();
+  } else if (!r.idstr.empty()) {
+    ++stats_.named_records;
+  }
+  last_block_ = block;
+  return {};
+}
+
+}  // namespace ramstream::protocol
