@@ -271,7 +271,7 @@ Step Decoder::NextAction(Record* r) {
   }
 }
 
-Step Decoder::Next(Record* r) {
+Step Decoder::NextSlow(Record* r) {
   for (;;) {
     switch (stage_) {
       case Stage::kFailed:

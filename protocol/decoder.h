@@ -66,7 +66,47 @@ class Decoder {
 
   // Decodes the next record. With end_of_input, a stream that stops inside a record, or
   // after a record other than EOS, is Code::kTruncated at the offset of that record.
-  Step Next(Record* record);
+  Step Next(Record* record) {
+    // Inline fast path for the records that make up most of a real stream: a ZERO or PAGE
+    // with CONTINUE, wholly inside the fed span. Everything else (and every error) takes the
+    // staged state machine in NextSlow, which decodes these records identically.
+    if (stage_ == Stage::kHeader && staged_ == 0 && in_len_ - in_pos_ >= kHeaderSize + 1 &&
+        options_.dialect.exact_flags) {
+      const std::byte* p = in_ + in_pos_;
+      const uint64_t h = __builtin_bswap64(LoadU64(p));
+      const uint32_t flags = static_cast<uint32_t>(h & kFlagMask);
+      size_t n = 0;
+      if (flags == (kFlagZero | kFlagContinue)) {
+        const uint8_t fill = static_cast<uint8_t>(p[kHeaderSize]);
+        if (fill == 0 || !options_.dialect.zero_fill_must_be_zero) {
+          n = kHeaderSize + 1;
+          record->kind = RecordKind::kZero;
+          record->fill = fill;
+          record->data = {};
+        }
+      } else if (flags == (kFlagPage | kFlagContinue) &&
+                 in_len_ - in_pos_ >= kHeaderSize + kPageSize) {
+        n = kHeaderSize + kPageSize;
+        record->kind = RecordKind::kPage;
+        record->fill = 0;
+        record->data = std::span<const std::byte>(p + kHeaderSize, kPageSize);
+      }
+      if (n != 0) {
+        record->flags = flags;
+        record->shares_header = false;
+        record->stream_offset = position_;
+        record->address = h & kAddressMask;
+        record->idstr = {};
+        record->blocks = {};
+        in_pos_ += n;
+        position_ += n;
+        saw_record_ = true;
+        after_eos_ = false;
+        return Step::kRecord;
+      }
+    }
+    return NextSlow(record);
+  }
 
   // The first error; every later Next returns kError with this same error.
   const Error& error() const { return error_; }
@@ -107,6 +147,12 @@ class Decoder {
     kFailed,
   };
 
+  static uint64_t LoadU64(const std::byte* p) {
+    uint64_t v;
+    __builtin_memcpy(&v, p, sizeof v);
+    return v;
+  }
+  Step NextSlow(Record* record);
   // Returns a pointer to `n` contiguous bytes of the current field, or nullptr when the
   // input ran out (the partial field is then staged in `stage_buf`).
   const std::byte* Gather(size_t n, std::byte* stage_buf);

@@ -1,9 +1,11 @@
 #include "protocol/encoder.h"
 
+#include <algorithm>
 #include <array>
 #include <bit>
 #include <cassert>
 #include <cstring>
+#include <memory>
 
 #include "protocol/internal/endian.h"
 #include "protocol/internal/zero.h"

@@ -119,15 +119,6 @@ std::byte* GuestMemory::AllocatePage() {
   return page;  // make_unique value-initialises: the page is zero
 }
 
-const std::byte* GuestMemory::FindPage(uint32_t block, uint64_t offset) const {
-  const Block& b = blocks_[block];
-  if (b.dense) return b.dense + offset;
-  const uint64_t page = offset >> kPageBits;
-  const uint64_t leaf = page >> kLeafBits;
-  if (leaf >= b.leaves.size() || !b.leaves[leaf]) return nullptr;
-  return b.leaves[leaf]->pages[page & ((1u << kLeafBits) - 1)];
-}
-
 std::byte* GuestMemory::PageForWrite(uint32_t block, uint64_t offset) {
   Block& b = blocks_[block];
   if (b.dense) return b.dense + offset;

@@ -48,7 +48,14 @@ class GuestMemory {
 
   // The page at `offset`, or nullptr if it was never written (reads as zeros).
   // REQUIRES: offset is page aligned and offset + kPageSize <= used_length(block).
-  const std::byte* FindPage(uint32_t block, uint64_t offset) const;
+  const std::byte* FindPage(uint32_t block, uint64_t offset) const {
+    const Block& b = blocks_[block];
+    if (b.dense) return b.dense + offset;
+    const uint64_t page = offset >> kPageBits;
+    const uint64_t leaf = page >> kLeafBits;
+    if (leaf >= b.leaves.size() || !b.leaves[leaf]) return nullptr;
+    return b.leaves[leaf]->pages[page & ((uint64_t{1} << kLeafBits) - 1)];
+  }
   // The page at `offset`, allocated (zeroed) if needed; nullptr when the allocation would pass
   // max_resident_bytes. REQUIRES as FindPage.
   std::byte* PageForWrite(uint32_t block, uint64_t offset);

@@ -23,10 +23,26 @@ std::string Hex(uint64_t v) {
 
 std::string Quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
 
+const char* PageKindName(RecordKind kind) {
+  switch (kind) {
+    case RecordKind::kZero:
+      return "ZERO";
+    case RecordKind::kPage:
+      return "PAGE";
+    case RecordKind::kXbzrle:
+      return "XBZRLE";
+    default:
+      return "COMPRESS_PAGE";
+  }
+}
+
 }  // namespace
 
 Loader::Loader(LoaderOptions options, GuestMemory* memory)
-    : options_(std::move(options)), memory_(memory), decoder_(options_.decoder) {
+    : options_(std::move(options)),
+      memory_(memory),
+      decoder_(options_.decoder),
+      applied_position_(options_.decoder.start_offset) {
   if (!decoder_.error().ok()) {
     error_ = decoder_.error();
     return;
@@ -56,9 +72,43 @@ Loader::Loader(LoaderOptions options, GuestMemory* memory)
   have_table_ = true;
 }
 
-Error Loader::Fail(Code code, const Record& record, std::string message) {
+bool Loader::Fail(Code code, const Record& record, std::string message) {
   error_ = Error{code, record.stream_offset, std::move(message)};
-  return error_;
+  return false;
+}
+
+bool Loader::FailOffset(const Record& r, uint32_t block, uint64_t offset) {
+  return Fail(Code::kOffsetOutOfRange, r,
+              std::string(PageKindName(r.kind)) + " offset " + Hex(offset) +
+                  " + 0x1000 is past the end of block " + Quoted(memory_->idstr(block)) +
+                  " (used_length " + Hex(memory_->used_length(block)) + ")");
+}
+
+// Inlined into the Feed loop (its cold paths are calls), so the decoder's fast path and this
+// one share registers: a CONTINUE ZERO record then costs a handful of instructions.
+[[gnu::always_inline]] inline bool Loader::ApplyPage(const Record& r) {
+  uint32_t block;
+  uint64_t offset = r.address;
+  if (r.has_continue() && last_block_ >= 0 &&
+      options_.decoder.section_version >= kRamSectionVersion) {
+    // The hot path: most records of a real stream continue the block of the one before.
+    block = static_cast<uint32_t>(last_block_);
+    ++stats_.continue_records;
+    stats_.continue_saved_bytes += last_saved_;
+  } else if (!ResolveNamed(r, &block, &offset)) {
+    return false;
+  }
+  // CVE-2014-7840: the whole page must lie inside the block (last_end_ is that block's).
+  if (offset >= last_end_) return FailOffset(r, block, offset);
+  if (r.kind == RecordKind::kZero && r.fill == 0) {
+    // Like QEMU, leave a page that is already zero untouched (and unallocated when sparse).
+    const std::byte* cur = memory_->FindPage(block, offset);
+    if (cur != nullptr && !internal::IsZero(cur, kPageSize)) {
+      std::memset(memory_->PageForWrite(block, offset), 0, kPageSize);
+    }
+    return true;
+  }
+  return WritePayload(r, block, offset);
 }
 
 LoadStatus Loader::Feed(std::span<const std::byte> data, bool end_of_input) {
@@ -67,9 +117,14 @@ LoadStatus Loader::Feed(std::span<const std::byte> data, bool end_of_input) {
   Record r;
   for (;;) {
     switch (decoder_.Next(&r)) {
-      case Step::kRecord:
-        if (!Apply(r).ok()) return LoadStatus::kError;
+      case Step::kRecord: {
+        if (!ApplyRecord(r)) return LoadStatus::kError;
+        // The decoder's position counts the record's bytes, wherever they were staged.
+        const uint64_t pos = decoder_.position();
+        stats_.bytes += pos - applied_position_;
+        applied_position_ = pos;
         break;
+      }
       case Step::kNeedInput:
         return LoadStatus::kNeedInput;
       case Step::kEnd:
@@ -83,21 +138,26 @@ LoadStatus Loader::Feed(std::span<const std::byte> data, bool end_of_input) {
 
 Error Loader::Apply(const Record& r) {
   if (!error_.ok()) return error_;
-  if (r.kind == RecordKind::kMemSize) {
-    if (Error e = ApplyMemSize(r); !e.ok()) return e;
-  } else if (r.is_page()) {
-    if (Error e = ApplyPage(r); !e.ok()) return e;
-  }
-  // EOS, MULTIFD_FLUSH, an accepted HOOK and 2010's ignored headers change no memory.
-  ++stats_.records[static_cast<size_t>(r.kind)];
+  if (!ApplyRecord(r)) return error_;
   stats_.bytes += RecordSize(r);
   return {};
 }
 
-Error Loader::CheckMemSizeEntry(const Record& r, const BlockInfo& e) {
+bool Loader::ApplyRecord(const Record& r) {
+  if (r.is_page()) {
+    if (!ApplyPage(r)) return false;
+  } else if (r.kind == RecordKind::kMemSize) {
+    if (!ApplyMemSize(r)) return false;
+  }
+  // EOS, MULTIFD_FLUSH, an accepted HOOK and 2010's ignored headers change no memory.
+  ++stats_.records[static_cast<size_t>(r.kind)];
+  return true;
+}
+
+bool Loader::CheckMemSizeEntry(const Record& r, const BlockInfo& e) {
   const int64_t idx = memory_->Find(e.idstr);
   if (idx < 0) {
-    if (options_.decoder.dialect.mem_size_creates_blocks) return {};
+    if (options_.decoder.dialect.mem_size_creates_blocks) return true;
     return Fail(
         Code::kUnknownBlock, r,
         "MEM_SIZE names block " + Quoted(e.idstr) + ", which the destination does not have");
@@ -106,16 +166,16 @@ Error Loader::CheckMemSizeEntry(const Record& r, const BlockInfo& e) {
   // QEMU rounds the received length up to the host page size before comparing, and resizes
   // resizeable blocks (qemu_ram_resize) up to their max_length.
   const uint64_t rounded = (e.used_length + kPageSize - 1) & kAddressMask;
-  if (rounded == have) return {};
+  if (rounded == have) return true;
   const uint64_t max_length = max_length_[static_cast<size_t>(idx)];
-  if (max_length != 0 && rounded <= max_length) return {};
+  if (max_length != 0 && rounded <= max_length) return true;
   return Fail(Code::kBlockSizeMismatch, r,
               "MEM_SIZE gives block " + Quoted(e.idstr) + " used_length " + Hex(e.used_length) +
                   ", the destination has " + Hex(have) +
                   (max_length ? " (resizeable up to " + Hex(max_length) + ")" : ""));
 }
 
-Error Loader::ApplyMemSize(const Record& r) {
+bool Loader::ApplyMemSize(const Record& r) {
   if (options_.decoder.section_version < kRamSectionVersion) {
     // Version 3: MEM_SIZE is the total of RAM only.
     if (!have_table_) {
@@ -123,7 +183,7 @@ Error Loader::ApplyMemSize(const Record& r) {
       if (!added.ok()) return Fail(added.error().code, r, added.error().message);
       max_length_.push_back(0);
       have_table_ = true;
-      return {};
+      return true;
     }
     uint64_t total = 0;
     for (size_t i = 0; i < memory_->block_count(); ++i) total += memory_->used_length(i);
@@ -132,7 +192,7 @@ Error Loader::ApplyMemSize(const Record& r) {
                   "MEM_SIZE total " + Hex(r.address) + " differs from the destination's " +
                       Hex(total) + " bytes of RAM");
     }
-    return {};
+    return true;
   }
 
   // Validate the whole list before changing anything.
@@ -142,7 +202,7 @@ Error Loader::ApplyMemSize(const Record& r) {
       return Fail(Code::kDuplicateBlock, r, "MEM_SIZE lists block " + Quoted(e.idstr) + " twice");
     }
     if (have_table_) {
-      if (Error err = CheckMemSizeEntry(r, e); !err.ok()) return err;
+      if (!CheckMemSizeEntry(r, e)) return false;
     }
   }
   const bool first = stream_blocks_.empty();
@@ -163,67 +223,56 @@ Error Loader::ApplyMemSize(const Record& r) {
     if (first) stream_blocks_.push_back(e);
   }
   have_table_ = true;
-  return {};
+  if (last_block_ >= 0) SetLastBlock(static_cast<uint32_t>(last_block_));  // may have resized
+  return true;
 }
 
-Error Loader::ResolvePage(const Record& r, uint32_t* block, uint64_t* offset) {
-  const char* what = r.kind == RecordKind::kZero     ? "ZERO"
-                     : r.kind == RecordKind::kPage   ? "PAGE"
-                     : r.kind == RecordKind::kXbzrle ? "XBZRLE"
-                                                     : "COMPRESS_PAGE";
+void Loader::SetLastBlock(uint32_t block) {
+  last_block_ = block;
+  const uint64_t used = memory_->used_length(block);
+  last_end_ = used >= kPageSize ? used - kPageSize + 1 : 0;
+  last_saved_ = 1 + memory_->idstr(block).size();
+}
+
+bool Loader::ResolveNamed(const Record& r, uint32_t* block, uint64_t* offset) {
+  const char* what = PageKindName(r.kind);
   if (options_.decoder.section_version < kRamSectionVersion) {
     // Version 3 addresses one global ram_addr space: blocks back to back in table order.
-    *block = UINT32_MAX;
     uint64_t base = 0;
     for (uint32_t i = 0; i < memory_->block_count(); ++i) {
       const uint64_t len = memory_->used_length(i);
       if (r.address >= base && r.address - base < len) {
         *block = i;
         *offset = r.address - base;
-        break;
+        SetLastBlock(i);
+        return true;
       }
       base += len;
     }
-    if (*block == UINT32_MAX) {
-      return Fail(Code::kOffsetOutOfRange, r,
-                  std::string(what) + " ram_addr " + Hex(r.address) + " is past the " + Hex(base) +
-                      " bytes of RAM");
-    }
-  } else if (r.has_continue()) {
-    if (last_block_ < 0) {
-      return Fail(Code::kContinueWithoutBlock, r,
-                  std::string(what) + " record with CONTINUE, but no earlier page record " +
-                      "named a block");
-    }
-    *block = static_cast<uint32_t>(last_block_);
-    *offset = r.address;
-  } else {
-    const int64_t idx = memory_->Find(r.idstr);
-    if (idx < 0) {
-      return Fail(Code::kUnknownBlock, r,
-                  std::string(what) + " record names block " + Quoted(r.idstr) +
-                      (have_table_ ? ", which is not in the block table"
-                                   : " before any MEM_SIZE defined the blocks"));
-    }
-    *block = static_cast<uint32_t>(idx);
-    *offset = r.address;
-  }
-  // CVE-2014-7840: the whole page must lie inside the block.
-  const uint64_t used = memory_->used_length(*block);
-  if (used < kPageSize || *offset > used - kPageSize) {
     return Fail(Code::kOffsetOutOfRange, r,
-                std::string(what) + " offset " + Hex(*offset) +
-                    " + 0x1000 is past the end of block " + Quoted(memory_->idstr(*block)) +
-                    " (used_length " + Hex(used) + ")");
+                std::string(what) + " ram_addr " + Hex(r.address) + " is past the " + Hex(base) +
+                    " bytes of RAM");
   }
-  return {};
+  if (r.has_continue()) {
+    return Fail(
+        Code::kContinueWithoutBlock, r,
+        std::string(what) + " record with CONTINUE, but no earlier page record " + "named a block");
+  }
+  const int64_t idx = memory_->Find(r.idstr);
+  if (idx < 0) {
+    return Fail(Code::kUnknownBlock, r,
+                std::string(what) + " record names block " + Quoted(r.idstr) +
+                    (have_table_ ? ", which is not in the block table"
+                                 : " before any MEM_SIZE defined the blocks"));
+  }
+  *block = static_cast<uint32_t>(idx);
+  *offset = r.address;
+  ++stats_.named_records;
+  SetLastBlock(*block);
+  return true;
 }
 
-Error Loader::ApplyPage(const Record& r) {
-  uint32_t block = 0;
-  uint64_t offset = 0;
-  if (Error e = ResolvePage(r, &block, &offset); !e.ok()) return e;
-
+bool Loader::WritePayload(const Record& r, uint32_t block, uint64_t offset) {
   // Validate payloads that can fail before touching memory.
   std::byte inflated[kPageSize];
   if (r.kind == RecordKind::kXbzrle) {
@@ -249,47 +298,28 @@ Error Loader::ApplyPage(const Record& r) {
                                   " bytes, not one page (4096)");
     }
   }
-
-  std::byte* page = nullptr;
-  if (r.kind == RecordKind::kZero && r.fill == 0) {
-    // Like QEMU, leave a page that is already zero untouched (and unallocated when sparse).
-    const std::byte* cur = memory_->FindPage(block, offset);
-    if (cur != nullptr && !internal::IsZero(cur, kPageSize)) {
-      page = memory_->PageForWrite(block, offset);
-      std::memset(page, 0, kPageSize);
-    }
-  } else {
-    page = memory_->PageForWrite(block, offset);
-    if (page == nullptr) {
-      return Fail(Code::kLimitExceeded, r,
-                  "writing page " + Hex(offset) + " of block " + Quoted(memory_->idstr(block)) +
-                      " would pass the guest memory's resident limit (" +
-                      std::to_string(memory_->resident_bytes()) + " bytes held)");
-    }
-    switch (r.kind) {
-      case RecordKind::kZero:
-        std::memset(page, r.fill, kPageSize);
-        break;
-      case RecordKind::kPage:
-        std::memcpy(page, r.data.data(), kPageSize);
-        break;
-      case RecordKind::kXbzrle:
-        xbzrle::Apply(r.data, std::span<std::byte>(page, kPageSize));
-        break;
-      default:
-        std::memcpy(page, inflated, kPageSize);
-        break;
-    }
+  std::byte* page = memory_->PageForWrite(block, offset);
+  if (page == nullptr) {
+    return Fail(Code::kLimitExceeded, r,
+                "writing page " + Hex(offset) + " of block " + Quoted(memory_->idstr(block)) +
+                    " would pass the guest memory's resident limit (" +
+                    std::to_string(memory_->resident_bytes()) + " bytes held)");
   }
-
-  if (r.has_continue() && options_.decoder.section_version >= kRamSectionVersion) {
-    ++stats_.continue_records;
-    stats_.continue_saved_bytes += 1 + memory_->idstr(block).size();
-  } else if (!r.idstr.empty()) {
-    ++stats_.named_records;
+  switch (r.kind) {
+    case RecordKind::kZero:
+      std::memset(page, r.fill, kPageSize);
+      break;
+    case RecordKind::kPage:
+      std::memcpy(page, r.data.data(), kPageSize);
+      break;
+    case RecordKind::kXbzrle:
+      xbzrle::Apply(r.data, std::span<std::byte>(page, kPageSize));
+      break;
+    default:
+      std::memcpy(page, inflated, kPageSize);
+      break;
   }
-  last_block_ = block;
-  return {};
+  return true;
 }
 
 }  // namespace ramstream::protocol
