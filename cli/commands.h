@@ -14,6 +14,9 @@ inline constexpr int kExitUsage = 2;     // bad usage or I/O error
 
 // Each Add*Command registers its subcommand; the callback stores the exit code in *exit_code.
 void AddDemoCommand(CLI::App& app, int* exit_code);
+void AddInspectCommand(CLI::App& app, int* exit_code);
+void AddExtractCommand(CLI::App& app, int* exit_code);
+void AddEncodeCommand(CLI::App& app, int* exit_code);
 
 }  // namespace ramstream::cli
 

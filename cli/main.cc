@@ -7,6 +7,9 @@ int main(int argc, char** argv) {
   app.require_subcommand(1);
   int exit_code = ramstream::cli::kExitOk;
   ramstream::cli::AddDemoCommand(app, &exit_code);
+  ramstream::cli::AddInspectCommand(app, &exit_code);
+  ramstream::cli::AddExtractCommand(app, &exit_code);
+  ramstream::cli::AddEncodeCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
