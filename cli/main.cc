@@ -10,6 +10,7 @@ int main(int argc, char** argv) {
   ramstream::cli::AddInspectCommand(app, &exit_code);
   ramstream::cli::AddExtractCommand(app, &exit_code);
   ramstream::cli::AddEncodeCommand(app, &exit_code);
+  ramstream::cli::AddReplayCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {
