@@ -74,7 +74,10 @@ int RunInspect(const InspectArgs& a) {
     std::fprintf(stderr, "inspect: %s\n", err.c_str());
     return kExitUsage;
   }
-  protocol::GuestMemory memory;
+  // Verdicts and counts do not depend on page contents: keep none.
+  protocol::GuestMemoryOptions mo;
+  mo.backing = protocol::Backing::kDiscard;
+  protocol::GuestMemory memory(mo);
   const protocol::Inspection result = protocol::Inspect(in->Reader(), options, &memory);
   if (a.json) {
     std::printf("%s\n", InspectionJson(result).dump(2).c_str());

@@ -104,11 +104,15 @@ Error GuestMemory::ResizeBlock(uint32_t block, uint64_t used_length) {
   return {};
 }
 
+void GuestMemory::FreeDeleter::operator()(std::byte* p) const { std::free(p); }
+
 std::byte* GuestMemory::AllocatePage() {
   if (resident_bytes_ + kPageSize > options_.max_resident_bytes) return nullptr;
   if (slabs_.empty() || slab_used_ == kPagesPerSlab) {
     // Over-allocate by one page so every page can be 4 KiB aligned, like guest RAM.
-    slabs_.push_back(std::make_unique<std::byte[]>(kSlabBytes + kPageSize));
+    auto* slab = static_cast<std::byte*>(std::calloc(1, kSlabBytes + kPageSize));
+    if (slab == nullptr) return nullptr;
+    slabs_.emplace_back(slab);
     slab_used_ = 0;
   }
   auto base = reinterpret_cast<uintptr_t>(slabs_.back().get());
@@ -116,10 +120,11 @@ std::byte* GuestMemory::AllocatePage() {
   auto* page = reinterpret_cast<std::byte*>(base) + slab_used_ * kPageSize;
   ++slab_used_;
   resident_bytes_ += kPageSize;
-  return page;  // make_unique value-initialises: the page is zero
+  return page;  // calloc: the page is zero
 }
 
 std::byte* GuestMemory::PageForWrite(uint32_t block, uint64_t offset) {
+  if (options_.backing == Backing::kDiscard) return scratch_;
   Block& b = blocks_[block];
   if (b.dense) return b.dense + offset;
   const uint64_t page = offset >> kPageBits;

@@ -17,7 +17,12 @@
 
 namespace ramstream::protocol {
 
-enum class Backing : uint8_t { kSparse, kDense };
+enum class Backing : uint8_t {
+  kSparse,   // pages allocated on first write
+  kDense,    // one zeroed allocation of used_length per block
+  kDiscard,  // keep no contents: every write goes to one scratch page, every read is zero.
+             // For validating and counting (every loader check is independent of contents).
+};
 
 struct GuestMemoryOptions {
   Backing backing = Backing::kSparse;
@@ -49,6 +54,7 @@ class GuestMemory {
   // The page at `offset`, or nullptr if it was never written (reads as zeros).
   // REQUIRES: offset is page aligned and offset + kPageSize <= used_length(block).
   const std::byte* FindPage(uint32_t block, uint64_t offset) const {
+    if (options_.backing == Backing::kDiscard) return nullptr;
     const Block& b = blocks_[block];
     if (b.dense) return b.dense + offset;
     const uint64_t page = offset >> kPageBits;
@@ -65,6 +71,7 @@ class GuestMemory {
   void Read(uint32_t block, uint64_t offset, std::span<std::byte> out) const;
   // Bytes of page memory held.
   uint64_t resident_bytes() const { return resident_bytes_; }
+  bool keeps_contents() const { return options_.backing != Backing::kDiscard; }
   // A 64-bit digest of the block table and every non-zero page (with its block and offset),
   // the same for both backings, printed as 16 hex digits. Zero pages do not contribute, so a
   // never-written page and a zeroed one are equal, as in a destination QEMU.
@@ -85,8 +92,13 @@ class GuestMemory {
 
   GuestMemoryOptions options_;
   std::vector<Block> blocks_;
-  // Sparse pages come from 1 MiB slabs, never freed before the memory itself.
-  std::vector<std::unique_ptr<std::byte[]>> slabs_;
+  // Sparse pages come from 1 MiB slabs, never freed before the memory itself. calloc'd, so a
+  // fresh slab is the kernel's zero pages rather than a memset.
+  struct FreeDeleter {
+    void operator()(std::byte* p) const;
+  };
+  std::vector<std::unique_ptr<std::byte[], FreeDeleter>> slabs_;
+  alignas(4096) std::byte scratch_[kPageSize];  // kDiscard's one page
   size_t slab_used_ = 0;
   uint64_t resident_bytes_ = 0;
 };

@@ -82,3 +82,25 @@ TEST(GuestMemoryTest, ResizeKeepsContents) {
 
 }  // namespace
 }  // namespace ramstream::protocol
+
+namespace ramstream::protocol {
+namespace {
+
+TEST(GuestMemoryTest, DiscardKeepsNothingAndReadsZero) {
+  GuestMemoryOptions o;
+  o.backing = Backing::kDiscard;
+  GuestMemory mem(o);
+  ASSERT_TRUE(mem.AddBlock("pc.ram", uint64_t{1} << 40).ok());
+  std::byte* p = mem.PageForWrite(0, 4096);
+  ASSERT_NE(p, nullptr);
+  p[0] = std::byte{1};
+  EXPECT_EQ(mem.FindPage(0, 4096), nullptr);
+  EXPECT_EQ(mem.resident_bytes(), 0u);
+  EXPECT_FALSE(mem.keeps_contents());
+  std::byte v[1] = {std::byte{9}};
+  mem.Read(0, 4096, v);
+  EXPECT_EQ(v[0], std::byte{0});
+}
+
+}  // namespace
+}  // namespace ramstream::protocol
