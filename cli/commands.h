@@ -18,6 +18,7 @@ void AddInspectCommand(CLI::App& app, int* exit_code);
 void AddExtractCommand(CLI::App& app, int* exit_code);
 void AddEncodeCommand(CLI::App& app, int* exit_code);
 void AddReplayCommand(CLI::App& app, int* exit_code);
+void AddQemuDiffCommand(CLI::App& app, int* exit_code);
 
 }  // namespace ramstream::cli
 

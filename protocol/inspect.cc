@@ -39,6 +39,7 @@ void InspectRam(const ReadFn& read, const InspectOptions& o, GuestMemory* memory
   LoaderOptions lo;
   lo.decoder.dialect = o.dialect;
   lo.decoder.limits = o.decoder_limits;
+  lo.layout = o.layout;
   Loader loader(lo, memory);
   RecordTally tally;
   Decoder& d = loader.decoder();
@@ -77,6 +78,7 @@ void InspectQevm(const ReadFn& read, const InspectOptions& o, GuestMemory* memor
   qo.dialect = o.dialect;
   qo.limits = o.qevm_limits;
   qo.decoder_limits = o.decoder_limits;
+  qo.layout = o.layout;
   QevmParser p(qo, memory);
   RecordTally tally;
   bool in_ram_part = false;

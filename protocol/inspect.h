@@ -31,6 +31,8 @@ struct InspectOptions {
   StreamFormat format = StreamFormat::kAuto;
   QevmLimits qevm_limits;
   DecoderLimits decoder_limits;
+  // The destination's RAM blocks; unset: the stream's MEM_SIZE defines them.
+  std::optional<std::vector<DestinationBlock>> layout;
 };
 
 // Reads up to out.size() bytes into out; returns how many (0 at end of input), or -1 on an I/O

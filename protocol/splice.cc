@@ -137,6 +137,24 @@ Result<ByteVector> SpliceRam(std::span<const std::byte> tmpl,
   return out;
 }
 
+Result<ByteVector> RamStreamOf(std::span<const std::byte> qevm) {
+  GuestMemoryOptions discard;
+  discard.backing = Backing::kDiscard;
+  GuestMemory scratch(discard);
+  QevmParser p({}, &scratch);
+  p.Feed(qevm, true);
+  ByteVector out;
+  QevmEvent e;
+  QevmStep s;
+  while ((s = p.Next(&e)) == QevmStep::kEvent) {
+    if (e.kind != QevmEventKind::kRamRecord) continue;
+    out.insert(out.end(), qevm.begin() + static_cast<ptrdiff_t>(e.offset),
+               qevm.begin() + static_cast<ptrdiff_t>(e.end_offset));
+  }
+  if (s != QevmStep::kEnd) return p.error();
+  return out;
+}
+
 ByteVector WriteRamOnlyFile(const std::string& machine, std::span<const ByteVector> payloads) {
   ByteVector out;
   QevmWriter w(&out);

@@ -33,6 +33,10 @@ std::vector<ByteVector> SplitAtEos(std::span<const std::byte> ram, const Dialect
 // template's own PARTs are dropped. Section ids, footers and everything else stay as they were.
 Result<ByteVector> SpliceRam(std::span<const std::byte> tmpl, std::span<const ByteVector> payloads);
 
+// The bare RAM section stream of a QEVM file: the bytes of every RAM record, in order, without
+// the envelope between sections. Fails with the file's error if it does not load.
+Result<ByteVector> RamStreamOf(std::span<const std::byte> qevm);
+
 // A minimal QEVM file for `machine` holding only the RAM section built from payloads (as in
 // SpliceRam), with footers, EOF and no vmdesc (QEMU loads it; devices keep their reset state).
 ByteVector WriteRamOnlyFile(const std::string& machine, std::span<const ByteVector> payloads);

@@ -119,3 +119,19 @@ TEST(WriteRamOnlyFileTest, LoadsBackToTheSameMemory) {
 
 }  // namespace
 }  // namespace ramstream::protocol
+
+namespace ramstream::protocol {
+namespace {
+
+TEST(RamStreamOfTest, ConcatenatesTheRamRecordsOfEverySection) {
+  const Bytes tmpl = Template(Bytes(8));
+  const Result<ByteVector> ram = RamStreamOf(tmpl);
+  ASSERT_TRUE(ram.ok()) << ram.error().ToString();
+  StreamBuilder expect;
+  expect.MemSize({{"pc.ram", 65536}}).Eos().Page("pc.ram", 0, 1).Eos();
+  expect.Page("pc.ram", 4096, 2).Eos().Eos();
+  EXPECT_EQ(ram.value(), expect.bytes());
+}
+
+}  // namespace
+}  // namespace ramstream::protocol
