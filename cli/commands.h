@@ -19,6 +19,7 @@ void AddExtractCommand(CLI::App& app, int* exit_code);
 void AddEncodeCommand(CLI::App& app, int* exit_code);
 void AddReplayCommand(CLI::App& app, int* exit_code);
 void AddQemuDiffCommand(CLI::App& app, int* exit_code);
+void AddSimulateCommand(CLI::App& app, int* exit_code);
 
 }  // namespace ramstream::cli
 

@@ -1,0 +1,241 @@
+#include "sim/engine/engine.h"
+
+#include <algorithm>
+#include <cassert>
+#include <cmath>
+#include <utility>
+
+#include "protocol/wire_format.h"
+
+namespace ramstream::sim {
+namespace {
+
+constexpr uint64_t kPage = protocol::kPageSize;
+
+}  // namespace
+
+std::string_view OutcomeName(Outcome outcome) {
+  switch (outcome) {
+    case Outcome::kConverged:
+      return "converged";
+    case Outcome::kTimeout:
+      return "timeout";
+    case Outcome::kSyncLimit:
+      return "sync_limit";
+    case Outcome::kTransferLimit:
+      return "transfer_limit";
+  }
+  return "unknown";
+}
+
+Engine::Engine(EngineOptions options, std::unique_ptr<RamState> ram,
+               std::unique_ptr<WriteModel> guest, Link link, SendObserver* observer)
+    : options_(options),
+      ram_(std::move(ram)),
+      guest_(std::move(guest)),
+      link_(std::move(link)),
+      observer_(observer),
+      sender_(ram_.get(), &counters_, observer) {
+  result_.ram_bytes = ram_->total_pages() * kPage;
+}
+
+uint64_t Engine::dirty_bytes() const { return ram_->dirty_pages() * kPage; }
+
+uint64_t Engine::ram_transferred() const {
+  switch (accounting_) {
+    case RamAccounting::kQemu72:
+      return counters_.page_record_bytes() + counters_.counted_eos * kEosBytes;
+    case RamAccounting::kPayloadOnly:
+      return counters_.normal_pages * kPage + counters_.zero_pages;
+  }
+  return 0;
+}
+
+std::optional<Outcome> Engine::LimitReached() const {
+  if (now_ >= options_.timeout_s) return Outcome::kTimeout;
+  if (options_.max_dirty_syncs > 0 && sync_count_ >= options_.max_dirty_syncs) {
+    return Outcome::kSyncLimit;
+  }
+  if (options_.max_transferred > 0 && wire_bytes() >= options_.max_transferred) {
+    return Outcome::kTransferLimit;
+  }
+  return std::nullopt;
+}
+
+void Engine::AdvanceGuest(const ZeroPageWindow* window) {
+  if (!guest_running_) return;
+  if (now_ > guest_time_) {
+    guest_->Apply(guest_time_, now_, 1.0 - throttle_pct_ / 100.0, *ram_, window);
+    guest_time_ = now_;
+  } else if (window == nullptr) {
+    guest_->Flush(*ram_);
+  }
+}
+
+void Engine::Transmit(uint64_t bytes) {
+  now_ += link_.TransferTime(now_, static_cast<double>(bytes), rate_cap_);
+}
+
+void Engine::Setup(const StreamLayout& layout, RamAccounting accounting) {
+  layout_ = layout;
+  accounting_ = accounting;
+  now_ = options_.setup_time_s;
+  // Dirty logging starts now: writes before this instant are in the pages sent anyway.
+  guest_time_ = now_;
+  ram_->MarkAllDirty();
+  sender_.Reset();
+  if (observer_ != nullptr) observer_->OnSetup(*ram_);
+  // MEM_SIZE: header, then per block a counted idstr and a be64 length.
+  uint64_t mem_size = protocol::kHeaderSize;
+  for (const RamBlockLayout& b : ram_->blocks()) mem_size += 1 + b.name.size() + 8;
+  counters_.mem_size_bytes += mem_size;
+  counters_.framing_bytes += layout.file_header + layout.start_section;
+  Transmit(mem_size + layout.file_header + layout.start_section);
+  // ram_save_setup's sync (the log is empty, every page is already dirty).
+  SyncDirtyLog();
+  setup_end_ = now_;
+  window_start_ = now_;
+  window_bytes_start_ = wire_bytes();
+}
+
+void Engine::DescribePolicy(std::string name, double max_bandwidth, double downtime_limit_s) {
+  result_.policy = std::move(name);
+  result_.max_bandwidth = max_bandwidth;
+  result_.downtime_limit_s = downtime_limit_s;
+}
+
+SendResult Engine::SendPages(const SendLimits& limits) {
+  // Writes change ZERO into PAGE only for zero pages still waiting to be sent; otherwise the
+  // log is only read at the next sync, so applying the writes can wait until then.
+  if (ram_->pending_zero_pages() > 0) {
+    // Zero pages wait only in the first pass over RAM, all of them ahead of the walk, which
+    // does not wrap before that pass ends. The next send covers at most this many pages: the
+    // budget in 9-byte ZERO records, the page that may overshoot it, the 64-page checkpoint
+    // granularity, and the padding bits at the end of each block.
+    const double budget = std::min(limits.max_bytes, limits.checkpoint_bytes);
+    const uint64_t pos = sender_.position();
+    uint64_t end = ram_->num_bits();
+    if (std::isfinite(budget) && budget >= 0) {
+      const double pages = budget / static_cast<double>(kZeroRecordBytes) + 1 + 64 +
+                           64 * static_cast<double>(ram_->blocks().size());
+      if (pages < static_cast<double>(end - pos)) end = pos + static_cast<uint64_t>(pages);
+    }
+    if (limits.max_pages < end - pos) end = pos + limits.max_pages + 64 * ram_->blocks().size();
+    const ZeroPageWindow window{pos, std::min(end, ram_->num_bits())};
+    AdvanceGuest(&window);
+  }
+  SendResult r = sender_.Send(limits);
+  pages_sent_since_sync_ += r.pages;
+  Transmit(r.bytes);
+  return r;
+}
+
+void Engine::BeginIteration() {
+  ++result_.iterations;
+  WriteFraming(layout_.part_section);
+}
+
+void Engine::EndSection(bool counted_eos) {
+  WriteEos(counted_eos);
+  WriteFraming(layout_.footer);
+}
+
+void Engine::WriteEos(bool counted) {
+  ++counters_.eos_records;
+  if (counted) ++counters_.counted_eos;
+  if (observer_ != nullptr) observer_->OnEos();
+  Transmit(kEosBytes);
+}
+
+void Engine::WriteFraming(uint64_t bytes) {
+  counters_.framing_bytes += bytes;
+  Transmit(bytes);
+}
+
+uint64_t Engine::SyncDirtyLog() {
+  AdvanceGuest();
+  const uint64_t added = ram_->SyncLog();
+  ++sync_count_;
+  result_.syncs.push_back(
+      SyncSample{now_, sync_count_, added, ram_->dirty_pages(), pages_sent_since_sync_});
+  pages_sent_since_sync_ = 0;
+  return added;
+}
+
+void Engine::IdleUntil(double t) {
+  if (t > now_) now_ = t;
+}
+
+void Engine::SetThrottle(int pct) {
+  AdvanceGuest();  // writes so far at the old speed
+  throttle_pct_ = std::clamp(pct, 0, 100);
+  result_.max_throttle_pct = std::max(result_.max_throttle_pct, throttle_pct_);
+}
+
+void Engine::CloseWindow(double bandwidth_estimate, double threshold_bytes) {
+  if (options_.record_series) {
+    WindowSample s;
+    s.t_start_s = window_start_;
+    s.t_end_s = now_;
+    s.sent_bytes = wire_bytes() - window_bytes_start_;
+    s.remaining_bytes = dirty_bytes();
+    s.dirty_rate = measured_dirty_rate_;
+    s.write_rate = guest_running_ ? guest_->TouchRate(now_) * (1.0 - throttle_pct_ / 100.0) *
+                                        static_cast<double>(kPage)
+                                  : 0;
+    s.bandwidth_estimate = bandwidth_estimate;
+    s.threshold_bytes = threshold_bytes;
+    s.throttle_pct = throttle_pct_;
+    s.dirty_sync_count = sync_count_;
+    result_.series.push_back(s);
+  }
+  window_start_ = now_;
+  window_bytes_start_ = wire_bytes();
+}
+
+void Engine::StopAndCopy(bool final_sync) {
+  assert(!finished_);
+  AdvanceGuest();
+  guest_running_ = false;
+  stop_time_ = now_;
+  stop_wire_bytes_ = wire_bytes();
+  if (final_sync) SyncDirtyLog();
+  rate_cap_ = 0;  // completion is not rate limited
+  WriteFraming(layout_.end_section);
+  SendPages(SendLimits{});
+  WriteEos(false);
+  WriteFraming(layout_.footer);
+  counters_.device_state_bytes += options_.device_state_bytes;
+  Transmit(options_.device_state_bytes);
+  WriteFraming(layout_.eof);
+  const double done = now_ + link_.latency() + options_.resume_time_s;
+  result_.outcome = Outcome::kConverged;
+  result_.downtime_s = done - stop_time_;
+  result_.total_time_s = done;
+  result_.precopy_time_s = stop_time_ - setup_end_;
+  result_.downtime_bytes = wire_bytes() - stop_wire_bytes_;
+  finished_ = true;
+}
+
+void Engine::Abort(Outcome why) {
+  assert(!finished_);
+  AdvanceGuest();
+  result_.outcome = why;
+  result_.remaining_bytes = ram_->DirtyPagesAfterSync() * kPage;
+  result_.total_time_s = now_;
+  result_.precopy_time_s = now_ - setup_end_;
+  finished_ = true;
+}
+
+SimResult Engine::TakeResult() {
+  assert(finished_);
+  result_.setup_time_s = setup_end_;
+  result_.transferred_bytes = wire_bytes();
+  result_.ram_transferred_bytes = ram_transferred();
+  result_.bytes = counters_;
+  result_.dirty_sync_count = sync_count_;
+  result_.final_throttle_pct = throttle_pct_;
+  return std::move(result_);
+}
+
+}  // namespace ramstream::sim

@@ -1,0 +1,119 @@
+#include "sim/engine/sender.h"
+
+#include <bit>
+
+namespace ramstream::sim {
+
+PageSender::PageSender(RamState* ram, StreamCounters* counters, SendObserver* observer)
+    : ram_(ram), counters_(counters), observer_(observer) {
+  for (const RamBlockLayout& b : ram_->blocks()) idstr_bytes_.push_back(IdstrBytes(b.name.size()));
+}
+
+void PageSender::Reset() {
+  pos_ = 0;
+  last_block_ = -1;
+}
+
+bool PageSender::SendWord(size_t w, size_t b, uint64_t mask, const SendLimits& limits,
+                          SendResult* r) {
+  const uint64_t zero = ram_->ZeroMask(w);
+  const bool named = last_block_ != static_cast<int64_t>(b);
+  if (observer_ == nullptr) {
+    // Whole word at once if no limit can trigger inside it.
+    const uint64_t nz = static_cast<uint64_t>(PopCount(mask & zero));
+    const uint64_t nn = static_cast<uint64_t>(PopCount(mask & ~zero));
+    const uint64_t name = named ? idstr_bytes_[b] : 0;
+    const uint64_t cost = nz * kZeroRecordBytes + nn * kPageRecordBytes + name;
+    const double after = static_cast<double>(r->bytes + cost);
+    if (after <= limits.max_bytes && after <= limits.checkpoint_bytes &&
+        r->pages + nz + nn <= limits.max_pages) {
+      counters_->zero_pages += nz;
+      counters_->normal_pages += nn;
+      counters_->zero_bytes += nz * kZeroRecordBytes;
+      counters_->normal_bytes += nn * kPageRecordBytes;
+      if (named) {
+        // The word's first page carries the idstr.
+        const bool first_is_zero = (zero & mask & (~mask + 1)) != 0;
+        counters_->named_records += 1;
+        counters_->idstr_bytes += name;
+        (first_is_zero ? counters_->zero_bytes : counters_->normal_bytes) += name;
+      }
+      counters_->continue_saved_bytes += (nz + nn - (named ? 1 : 0)) * idstr_bytes_[b];
+      r->bytes += cost;
+      r->pages += nz + nn;
+      r->zero_pages += nz;
+      r->normal_pages += nn;
+      ram_->TakeDirty(w, mask);
+      last_block_ = static_cast<int64_t>(b);
+      pos_ = (static_cast<uint64_t>(w) << 6) + 64 - static_cast<uint64_t>(std::countl_zero(mask));
+      return true;
+    }
+  }
+  const uint64_t block_first_bit = ram_->blocks()[b].first_bit;
+  while (mask != 0) {
+    if (static_cast<double>(r->bytes) > limits.max_bytes || r->pages >= limits.max_pages) {
+      return false;
+    }
+    const uint64_t bit_mask = mask & (~mask + 1);
+    const uint64_t bit =
+        (static_cast<uint64_t>(w) << 6) + static_cast<uint64_t>(std::countr_zero(mask));
+    mask &= mask - 1;
+    const bool is_zero = (zero & bit_mask) != 0;
+    const bool page_named = last_block_ != static_cast<int64_t>(b);
+    const uint64_t bytes =
+        (is_zero ? kZeroRecordBytes : kPageRecordBytes) + (page_named ? idstr_bytes_[b] : 0);
+    if (is_zero) {
+      ++counters_->zero_pages;
+      counters_->zero_bytes += bytes;
+      ++r->zero_pages;
+    } else {
+      ++counters_->normal_pages;
+      counters_->normal_bytes += bytes;
+      ++r->normal_pages;
+    }
+    if (page_named) {
+      ++counters_->named_records;
+      counters_->idstr_bytes += idstr_bytes_[b];
+    } else {
+      counters_->continue_saved_bytes += idstr_bytes_[b];
+    }
+    r->bytes += bytes;
+    ++r->pages;
+    ram_->TakeDirty(w, bit_mask);
+    last_block_ = static_cast<int64_t>(b);
+    pos_ = bit + 1;
+    if (observer_ != nullptr) observer_->OnPage(b, bit - block_first_bit, is_zero, page_named);
+    if (r->pages % 64 == 1 && static_cast<double>(r->bytes) > limits.checkpoint_bytes) {
+      return false;
+    }
+  }
+  return true;
+}
+
+SendResult PageSender::Send(const SendLimits& limits) {
+  SendResult r;
+  const PageBitmap& dirty = ram_->dirty();
+  const size_t nwords = dirty.num_words();
+  if (pos_ >= static_cast<uint64_t>(nwords) << 6) pos_ = 0;
+  const size_t start_word = static_cast<size_t>(pos_ >> 6);
+  const unsigned start_bit = static_cast<unsigned>(pos_ & 63);
+  // Two passes make the circle: [pos_, end), then [0, pos_).
+  for (int pass = 0; pass < 2 && dirty.count() > 0; ++pass) {
+    size_t block = 0;
+    const auto& blocks = ram_->blocks();
+    for (size_t w = dirty.NextNonzeroWord(pass == 0 ? start_word : 0); w != PageBitmap::kNone;
+         w = dirty.NextNonzeroWord(w + 1)) {
+      if (pass == 1 && w > start_word) break;
+      uint64_t mask = dirty.word(w);
+      if (pass == 0 && w == start_word) mask &= ~BitRangeMask(0, start_bit);
+      if (pass == 1 && w == start_word) mask &= BitRangeMask(0, start_bit);
+      if (mask == 0) continue;
+      while (block + 1 < blocks.size() && w >= blocks[block + 1].first_word()) ++block;
+      if (!SendWord(w, block, mask, limits, &r)) return r;
+    }
+  }
+  r.exhausted = dirty.count() == 0;
+  return r;
+}
+
+}  // namespace ramstream::sim

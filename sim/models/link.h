@@ -1,0 +1,43 @@
+// The migration link: a bandwidth profile over time (piecewise constant, like SimGrid's
+// Profile of dated values) and a one-way latency. Bytes flow as a fluid at the profile's rate,
+// optionally capped (the sender's own rate limit).
+#ifndef RAMSTREAM_SIM_MODELS_LINK_H_
+#define RAMSTREAM_SIM_MODELS_LINK_H_
+
+#include <cstddef>
+#include <vector>
+
+namespace ramstream::sim {
+
+class Link {
+ public:
+  struct Step {
+    double at = 0;           // seconds since the migration started
+    double bytes_per_s = 0;  // 0: the link is down until the next step
+  };
+
+  // REQUIRES: steps non-empty, steps[0].at == 0, `at` strictly increasing, the last step's
+  // rate > 0 (so every transfer ends).
+  Link(std::vector<Step> steps, double latency_s);
+  static Link Constant(double bytes_per_s, double latency_s = 0) {
+    return Link({{0, bytes_per_s}}, latency_s);
+  }
+
+  double RateAt(double t) const;
+  // Seconds needed to push `bytes` starting at t, at min(rate, cap) (cap <= 0: no cap).
+  double TransferTime(double t, double bytes, double cap = 0) const;
+  // Bytes that can be pushed in [t, t + dt) at min(rate, cap).
+  double Capacity(double t, double dt, double cap = 0) const;
+  double latency() const { return latency_; }
+  const std::vector<Step>& steps() const { return steps_; }
+
+ private:
+  size_t StepAt(double t) const;
+
+  std::vector<Step> steps_;
+  double latency_;
+};
+
+}  // namespace ramstream::sim
+
+#endif  // RAMSTREAM_SIM_MODELS_LINK_H_

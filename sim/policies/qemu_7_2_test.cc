@@ -1,0 +1,215 @@
+// QEMU 7.2's migration thread as simulated by the "qemu-7.2" policy (docs
+// ram-stream-format.md sections 3.9, 5.3 and 6).
+#include "sim/policies/qemu_7_2.h"
+
+#include <gtest/gtest.h>
+
+#include <cmath>
+#include <vector>
+
+#include "sim/simulate.h"
+
+namespace ramstream::sim {
+namespace {
+
+constexpr double kPage = 4096;
+
+SimSpec Spec(uint64_t ram_bytes, double link, WriterKind kind, double write_bytes_per_s) {
+  SimSpec s;
+  s.guest.blocks = {{"pc.ram", ram_bytes / 4096, 1.0}};
+  if (write_bytes_per_s > 0) {
+    WriterSpec w;
+    w.kind = kind;
+    w.pages_per_s = write_bytes_per_s / kPage;
+    s.guest.writers = {w};
+  }
+  s.link.steps = {{0, link}};
+  s.migration.policy = "qemu-7.2";
+  return s;
+}
+
+TEST(Qemu72Policy, ReproducesThePausedGuestRun) {
+  // The real QEMU 7.2.22 run of spec section 3.9: a paused -M pc -m 32M guest with six blocks,
+  // 8,273 ZERO and 49 PAGE records in one PART: ram.transferred = 275,645 bytes and
+  // dirty-sync-count 2.
+  SimSpec s = Spec(0, 10e9 / 8, WriterKind::kUniform, 0);
+  const auto block = [](const char* name, uint64_t pages, uint64_t nonzero) {
+    return RamBlockSpec{name, pages, static_cast<double>(nonzero) / static_cast<double>(pages)};
+  };
+  s.guest.blocks = {block("pc.ram", 8192, 10),
+                    block("/rom@etc/acpi/tables", 32, 5),
+                    block("pc.bios", 64, 30),
+                    block("pc.rom", 32, 2),
+                    block("/rom@etc/table-loader", 1, 1),
+                    block("/rom@etc/acpi/rsdp", 1, 1)};
+  s.guest.zero_layout = ZeroLayout::kFront;
+  Result<SimResult> r = Simulate(s);
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  EXPECT_TRUE(r->converged());
+  EXPECT_EQ(r->ram_bytes, 34'086'912u);
+  EXPECT_EQ(r->bytes.zero_pages, 8273u);
+  EXPECT_EQ(r->bytes.normal_pages, 49u);
+  EXPECT_EQ(r->bytes.named_records, 6u);
+  EXPECT_EQ(r->bytes.idstr_bytes, 84u);
+  EXPECT_EQ(r->iterations, 1u);
+  EXPECT_EQ(r->ram_transferred_bytes, 275'645u);
+  EXPECT_EQ(r->dirty_sync_count, 2u);
+}
+
+TEST(Qemu72Policy, RateWindowsSpendMaxBandwidthOverTen) {
+  // Default max-bandwidth 128 MiB/s on a 10 Gbit/s link: 13.4 MB per 100 ms window, the
+  // estimate settles at the cap, and the threshold is estimate x 300 ms.
+  Result<SimResult> r = Simulate(Spec(1ull << 30, 1.25e9, WriterKind::kUniform, 1e6));
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->converged());
+  EXPECT_EQ(r->max_bandwidth, 128.0 * 1024 * 1024);
+  ASSERT_GT(r->series.size(), 10u);
+  const WindowSample& w = r->series[5];
+  EXPECT_NEAR(w.t_end_s - w.t_start_s, 0.1, 1e-9);
+  EXPECT_NEAR(w.sent_bytes, 128.0 * 1024 * 1024 / 10, 8300);  // budget + one page overshoot
+  EXPECT_NEAR(w.bandwidth_estimate, 128.0 * 1024 * 1024, 0.001 * 128 * 1024 * 1024);
+  EXPECT_NEAR(w.threshold_bytes, w.bandwidth_estimate * 0.3, 1);
+  // 1 GiB at the cap: about 8 s.
+  EXPECT_NEAR(r->total_time_s, (1 << 30) / (128.0 * 1024 * 1024), 0.3);
+}
+
+TEST(Qemu72Policy, LinkBoundIterationsStopAfter50ms) {
+  SimSpec s = Spec(2ull << 30, 125e6, WriterKind::kUniform, 1e6);
+  s.migration.max_bandwidth = 0;  // unlimited: the link is the bottleneck
+  Result<SimResult> r = Simulate(s);
+  ASSERT_TRUE(r.ok());
+  ASSERT_GT(r->series.size(), 10u);
+  // Two ~50 ms iterations per window; the window closes at the first check after 100 ms.
+  const WindowSample& w = r->series[3];
+  EXPECT_GE(w.t_end_s - w.t_start_s, 0.1);
+  EXPECT_LT(w.t_end_s - w.t_start_s, 0.105);
+  EXPECT_NEAR(w.bandwidth_estimate, 125e6, 0.001 * 125e6);
+  EXPECT_NEAR(static_cast<double>(r->iterations) / r->total_time_s, 20, 1);
+}
+
+TEST(Qemu72Policy, SyncsOnlyWhenRemainingDropsBelowThreshold) {
+  SimSpec s = Spec(8ull << 30, 1.25e9, WriterKind::kSequential, 250e6);
+  s.migration.max_bandwidth = 0;
+  Result<SimResult> r = Simulate(s);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->converged());
+  ASSERT_GE(r->syncs.size(), 3u);
+  EXPECT_EQ(r->syncs.front().sync_count, 1u);  // setup
+  EXPECT_EQ(r->dirty_sync_count, r->syncs.size());
+  const double threshold = 1.25e9 * 0.3;
+  // Every sync in the loop (not the setup one, not the final one) happened below threshold.
+  for (size_t i = 1; i + 1 < r->syncs.size(); ++i) {
+    const double before = (r->syncs[i].dirty_pages - r->syncs[i].new_pages) * kPage;
+    EXPECT_LT(before, threshold * 1.01) << "sync " << i;
+  }
+  // The bulk round ran down to the threshold before the first sync, not to zero.
+  EXPECT_GT((r->syncs[1].dirty_pages - r->syncs[1].new_pages) * kPage, 0.5 * threshold);
+  // Same order of magnitude as the closed form (8.52 s, 0.275 s).
+  EXPECT_NEAR(r->total_time_s, 8.52, 0.1);
+  EXPECT_LT(r->downtime_s, 0.3);
+}
+
+TEST(Qemu72Policy, RamTransferredIsRecordsPlusEightPerIteration) {
+  SimSpec s = Spec(1ull << 30, 1.25e9, WriterKind::kUniform, 30e6);
+  s.guest.blocks[0].nonzero_fraction = 0.4;
+  Result<SimResult> r = Simulate(s);
+  ASSERT_TRUE(r.ok());
+  EXPECT_EQ(r->ram_transferred_bytes, r->bytes.page_record_bytes() + 8 * r->iterations);
+  // One block: only the very first page record names it.
+  EXPECT_EQ(r->bytes.named_records, 1u);
+  EXPECT_EQ(r->bytes.page_record_bytes(),
+            r->bytes.normal_pages * 4104 + r->bytes.zero_pages * 9 + 7);
+}
+
+TEST(Qemu72Policy, DowntimeDependsOnTheLinkNotMaxBandwidth) {
+  SimSpec s = Spec(2ull << 30, 1.25e9, WriterKind::kHotCold, 200e6);
+  s.guest.writers[0].working_set = 16 << 20;
+  s.migration.max_bandwidth = 64e6;
+  Result<SimResult> r = Simulate(s);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->converged());
+  EXPECT_NEAR(r->downtime_s, r->downtime_bytes / 1.25e9, 1e-9);
+  // The switch-over test used the 64 MB/s estimate.
+  EXPECT_LT(r->downtime_bytes, 64e6 * 0.3 * 1.05);
+}
+
+TEST(Qemu72Policy, NeverConvergesWithoutAutoConverge) {
+  SimSpec s = Spec(1ull << 30, 125e6, WriterKind::kUniform, 400e6);
+  s.migration.max_bandwidth = 0;
+  s.run.timeout_s = 60;
+  Result<SimResult> r = Simulate(s);
+  ASSERT_TRUE(r.ok());
+  EXPECT_FALSE(r->converged());
+  EXPECT_EQ(r->outcome, Outcome::kTimeout);
+  EXPECT_EQ(r->max_throttle_pct, 0);
+}
+
+TEST(Qemu72Policy, AutoConvergeStepsTwentyThirtyForty) {
+  SimSpec s = Spec(1ull << 30, 125e6, WriterKind::kUniform, 400e6);
+  s.migration.max_bandwidth = 0;
+  s.migration.auto_converge.enabled = true;
+  s.run.timeout_s = 600;
+  Result<SimResult> r = Simulate(s);
+  ASSERT_TRUE(r.ok());
+  EXPECT_TRUE(r->converged());
+  std::vector<int> steps;
+  for (const WindowSample& w : r->series) {
+    if (steps.empty() ? w.throttle_pct != 0 : w.throttle_pct != steps.back()) {
+      steps.push_back(w.throttle_pct);
+    }
+  }
+  ASSERT_GE(steps.size(), 3u);
+  EXPECT_EQ(steps[0], 20);
+  for (size_t i = 1; i < steps.size(); ++i) EXPECT_EQ(steps[i], steps[i - 1] + 10);
+  EXPECT_EQ(r->max_throttle_pct, steps.back());
+  // 400 MB/s of writes on a 125 MB/s link: it takes heavy throttling.
+  EXPECT_GE(r->max_throttle_pct, 60);
+}
+
+TEST(Qemu72Policy, AutoConvergeThrottlesOnTheSecondHighPeriod) {
+  SimSpec s = Spec(1ull << 30, 125e6, WriterKind::kUniform, 400e6);
+  s.migration.max_bandwidth = 0;
+  s.migration.auto_converge.enabled = true;
+  s.run.timeout_s = 600;
+  Result<SimResult> r = Simulate(s);
+  ASSERT_TRUE(r.ok());
+  // Periods end at syncs more than 1 s after the previous period's end; count them until the
+  // first throttle.
+  double period_start = r->syncs[0].t_s;
+  int high_periods = 0;
+  double first_throttle_t = 0;
+  for (const WindowSample& w : r->series) {
+    if (w.throttle_pct > 0) {
+      first_throttle_t = w.t_end_s;
+      break;
+    }
+  }
+  for (const SyncSample& sync : r->syncs) {
+    if (sync.t_s > first_throttle_t) break;
+    if (sync.t_s > period_start + 1.0) {
+      ++high_periods;
+      period_start = sync.t_s;
+    }
+  }
+  EXPECT_EQ(high_periods, 2);
+}
+
+TEST(NextThrottle, InitialIncrementCapAndTailslow) {
+  AutoConvergeSpec ac;
+  EXPECT_EQ(NextThrottle(ac, 0, 200, 100), 20);
+  EXPECT_EQ(NextThrottle(ac, 20, 200, 100), 30);
+  EXPECT_EQ(NextThrottle(ac, 95, 200, 100), 99);
+  ac.max_pct = 50;
+  EXPECT_EQ(NextThrottle(ac, 45, 200, 100), 50);
+  ac.max_pct = 99;
+  ac.tailslow = true;
+  // cpu_now 50, ideal 50 * 150/200 = 37: step min(13, 10) = 10.
+  EXPECT_EQ(NextThrottle(ac, 50, 200, 150), 60);
+  // cpu_now 50, ideal trunc(50 * 95/100) = 47: step 3.
+  EXPECT_EQ(NextThrottle(ac, 50, 100, 95), 53);
+  ac.initial_pct = 5;
+  EXPECT_EQ(NextThrottle(ac, 0, 100, 95), 5);
+}
+
+}  // namespace
+}  // namespace ramstream::sim

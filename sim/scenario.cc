@@ -1,0 +1,633 @@
+#include "sim/scenario.h"
+
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/io/tokenizer.h>
+#include <google/protobuf/text_format.h>
+#include <google/protobuf/util/json_util.h>
+
+#include <cmath>
+#include <fstream>
+#include <sstream>
+#include <utility>
+#include <vector>
+
+#include "protocol/wire_format.h"
+#include "sim/internal/json_locator.h"
+#include "sim/simulate.h"
+#include "sim/units.h"
+
+namespace ramstream::sim {
+namespace {
+
+namespace gpb = google::protobuf;
+constexpr uint64_t kPage = protocol::kPageSize;
+
+constexpr std::string_view kDefaultScenario = R"pb(
+  name: "default"
+  description: "4 GiB guest with a database-like 32 MiB hot set, 10 Gbit/s link, QEMU 7.2 defaults"
+  guest {
+    ram: "4GiB"
+    writers {
+      rate: "100MB/s"
+      hotcold { working_set: "32MiB" hot_fraction: 0.9 }
+    }
+  }
+  link { bandwidth: "10Gbit/s" }
+  migration { policy: "qemu-7.2" }
+)pb";
+
+// "guest.writers[1].rate" -> {("guest", -1), ("writers", 1), ("rate", -1)}.
+struct PathPart {
+  std::string name;
+  int index = -1;
+};
+
+std::vector<PathPart> SplitPath(std::string_view path) {
+  std::vector<PathPart> parts;
+  size_t i = 0;
+  while (i < path.size()) {
+    size_t end = path.find_first_of(".[", i);
+    if (end == std::string_view::npos) end = path.size();
+    PathPart part{std::string(path.substr(i, end - i)), -1};
+    i = end;
+    if (i < path.size() && path[i] == '[') {
+      const size_t close = path.find(']', i);
+      if (close == std::string_view::npos) break;
+      part.index = std::atoi(std::string(path.substr(i + 1, close - i - 1)).c_str());
+      i = close + 1;
+    }
+    if (i < path.size() && path[i] == '.') ++i;
+    parts.push_back(std::move(part));
+  }
+  return parts;
+}
+
+// The path without its last component ("a.b[2]" -> "a.b", "a.b" -> "a"), "" at the top.
+std::string ParentPath(const std::string& path) {
+  const size_t cut = path.find_last_of(".[");
+  return cut == std::string::npos ? "" : path.substr(0, cut);
+}
+
+class TextErrors : public gpb::io::ErrorCollector {
+ public:
+  void AddError(int line, gpb::io::ColumnNumber column, const std::string& message) override {
+    if (!error_) {
+      Error e;
+      e.line = line + 1;
+      e.column = column + 1;
+      e.message = message;
+      error_ = std::move(e);
+    }
+  }
+  std::optional<Error> error_;
+};
+
+}  // namespace
+
+// Positions of the fields in the source text.
+class ScenarioDocument::Locations {
+ public:
+  virtual ~Locations() = default;
+  // 1-based line and column of the field at `path`, if it appeared in the source.
+  virtual std::optional<std::pair<int, int>> Find(const std::string& path) const = 0;
+};
+
+namespace {
+
+class TextLocations : public ScenarioDocument::Locations {
+ public:
+  TextLocations() : tree_(std::make_unique<gpb::TextFormat::ParseInfoTree>()) {}
+  gpb::TextFormat::ParseInfoTree* tree() { return tree_.get(); }
+
+  std::optional<std::pair<int, int>> Find(const std::string& path) const override {
+    const gpb::TextFormat::ParseInfoTree* tree = tree_.get();
+    const gpb::Descriptor* desc = pb::Scenario::descriptor();
+    const std::vector<PathPart> parts = SplitPath(path);
+    for (size_t i = 0; i < parts.size(); ++i) {
+      const gpb::FieldDescriptor* field = desc->FindFieldByName(parts[i].name);
+      if (field == nullptr || tree == nullptr) return std::nullopt;
+      const int index = field->is_repeated() ? std::max(parts[i].index, 0) : -1;
+      if (i + 1 == parts.size()) {
+        const auto loc = tree->GetLocation(field, index);
+        if (loc.line < 0) return std::nullopt;
+        return std::make_pair(loc.line + 1, loc.column + 1);
+      }
+      if (field->message_type() == nullptr) return std::nullopt;
+      tree = tree->GetTreeForNested(field, index);
+      desc = field->message_type();
+    }
+    return std::nullopt;
+  }
+
+ private:
+  std::unique_ptr<gpb::TextFormat::ParseInfoTree> tree_;
+};
+
+class JsonLocations : public ScenarioDocument::Locations {
+ public:
+  explicit JsonLocations(internal::JsonLocator locator) : locator_(std::move(locator)) {}
+  std::optional<std::pair<int, int>> Find(const std::string& path) const override {
+    const internal::JsonLocator::Entry* e = locator_.Find(path);
+    if (e == nullptr) return std::nullopt;
+    return std::make_pair(e->line, e->column);
+  }
+  const internal::JsonLocator& locator() const { return locator_; }
+
+ private:
+  internal::JsonLocator locator_;
+};
+
+std::string_view KindName(internal::JsonLocator::Kind kind) {
+  using K = internal::JsonLocator::Kind;
+  switch (kind) {
+    case K::kObject:
+      return "an object";
+    case K::kArray:
+      return "an array";
+    case K::kString:
+      return "a string";
+    case K::kNumber:
+      return "a number";
+    case K::kBool:
+      return "true or false";
+    case K::kNull:
+      return "null";
+  }
+  return "a value";
+}
+
+// Checks every key against the schema and the kind of every value against its field, so JSON
+// mistakes get a line number (protobuf's JSON parser reports none).
+std::optional<Error> CheckJsonSchema(const internal::JsonLocator& locator) {
+  using K = internal::JsonLocator::Kind;
+  for (const internal::JsonLocator::Entry& e : locator.entries()) {
+    const std::vector<PathPart> parts = SplitPath(e.path);
+    const gpb::Descriptor* desc = pb::Scenario::descriptor();
+    const gpb::FieldDescriptor* field = nullptr;
+    for (size_t i = 0; i < parts.size(); ++i) {
+      if (i > 0) desc = field->message_type();
+      field = desc == nullptr ? nullptr : desc->FindFieldByName(parts[i].name);
+      if (field == nullptr) {
+        Error err;
+        err.line = e.line;
+        err.column = e.column;
+        err.field = e.path;
+        err.message = "unknown field \"" + parts[i].name + "\" in " +
+                      (desc == nullptr ? std::string("a value") : std::string(desc->name()));
+        return err;
+      }
+    }
+    const bool element = parts.back().index >= 0;
+    std::string want;
+    if (e.kind == K::kNull) continue;  // proto3 JSON: null means "not set"
+    if (field->is_repeated() && !element) {
+      if (e.kind != K::kArray) want = "an array";
+    } else if (field->message_type() != nullptr) {
+      if (e.kind != K::kObject) want = "an object";
+    } else {
+      switch (field->cpp_type()) {
+        case gpb::FieldDescriptor::CPPTYPE_STRING:
+          if (e.kind != K::kString) want = "a string (sizes, rates and durations are strings)";
+          break;
+        case gpb::FieldDescriptor::CPPTYPE_BOOL:
+          if (e.kind != K::kBool) want = "true or false";
+          break;
+        default:  // numbers may also be quoted in proto3 JSON
+          if (e.kind != K::kNumber && e.kind != K::kString) want = "a number";
+          break;
+      }
+    }
+    if (!want.empty()) {
+      Error err;
+      err.line = e.line;
+      err.column = e.column;
+      err.field = e.path;
+      err.message = "expected " + want + ", got " + std::string(KindName(e.kind));
+      return err;
+    }
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+ScenarioDocument::ScenarioDocument() = default;
+ScenarioDocument::~ScenarioDocument() = default;
+ScenarioDocument::ScenarioDocument(ScenarioDocument&&) noexcept = default;
+ScenarioDocument& ScenarioDocument::operator=(ScenarioDocument&&) noexcept = default;
+
+Result<ScenarioDocument> ScenarioDocument::Parse(std::string_view text, ScenarioFormat format,
+                                                 std::string filename) {
+  ScenarioDocument doc;
+  doc.filename_ = std::move(filename);
+  if (format == ScenarioFormat::kText) {
+    auto locations = std::make_unique<TextLocations>();
+    TextErrors errors;
+    gpb::TextFormat::Parser parser;
+    parser.RecordErrorsTo(&errors);
+    parser.WriteLocationsTo(locations->tree());
+    if (!parser.ParseFromString(std::string(text), &doc.message_)) {
+      Error e = errors.error_.value_or(Error{});
+      if (e.message.empty()) e.message = "not a valid scenario in text format";
+      e.file = doc.filename_;
+      return e;
+    }
+    doc.locations_ = std::move(locations);
+    return doc;
+  }
+  Result<internal::JsonLocator> locator = internal::JsonLocator::Scan(text);
+  if (!locator.ok()) {
+    Error e = locator.error();
+    e.file = doc.filename_;
+    e.message = "bad JSON: " + e.message;
+    return e;
+  }
+  if (std::optional<Error> e = CheckJsonSchema(*locator)) {
+    e->file = doc.filename_;
+    return *e;
+  }
+  gpb::util::JsonParseOptions options;
+  options.ignore_unknown_fields = false;
+  const auto status = gpb::util::JsonStringToMessage(std::string(text), &doc.message_, options);
+  if (!status.ok()) {
+    Error e;
+    e.file = doc.filename_;
+    e.message = "bad scenario JSON: " + std::string(status.message());
+    return e;
+  }
+  doc.locations_ = std::make_unique<JsonLocations>(std::move(locator.value()));
+  return doc;
+}
+
+Result<ScenarioDocument> ScenarioDocument::Load(const std::string& path) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    Error e;
+    e.file = path;
+    e.message = "cannot open the scenario file";
+    return e;
+  }
+  std::stringstream buf;
+  buf << in.rdbuf();
+  const std::string text = buf.str();
+  const size_t first = text.find_first_not_of(" \t\r\n");
+  const bool json = (path.size() >= 5 && path.substr(path.size() - 5) == ".json") ||
+                    (first != std::string::npos && text[first] == '{');
+  return Parse(text, json ? ScenarioFormat::kJson : ScenarioFormat::kText, path);
+}
+
+std::string_view DefaultScenarioText() { return kDefaultScenario; }
+
+ScenarioDocument ScenarioDocument::Default() {
+  Result<ScenarioDocument> doc =
+      Parse(kDefaultScenario, ScenarioFormat::kText, "<built-in default scenario>");
+  return std::move(doc.value());  // a unit test parses it too
+}
+
+Error ScenarioDocument::Locate(Error error) const {
+  if (error.field.empty()) {
+    if (error.file.empty()) error.file = filename_;
+    return error;
+  }
+  for (std::string p = error.field; !p.empty(); p = ParentPath(p)) {
+    auto it = overrides_.find(p);
+    if (it != overrides_.end()) {
+      error.field = it->second;
+      return error;
+    }
+  }
+  error.file = filename_;
+  if (locations_ != nullptr) {
+    for (std::string p = error.field; !p.empty(); p = ParentPath(p)) {
+      if (auto loc = locations_->Find(p)) {
+        error.line = loc->first;
+        error.column = loc->second;
+        break;
+      }
+    }
+  }
+  return error;
+}
+
+// --- Conversion to a SimSpec.
+
+namespace {
+
+// Unit parsing with the error placed on `path`.
+class Converter {
+ public:
+  explicit Converter(const ScenarioDocument& doc) : doc_(doc) {}
+
+  bool Size(const std::string& text, const std::string& path, uint64_t* out) {
+    if (text.empty()) return true;
+    Result<uint64_t> r = ParseSize(text);
+    if (!r.ok()) return Fail(path, r.error().message);
+    *out = *r;
+    return true;
+  }
+  bool PageSize(const std::string& text, const std::string& path, uint64_t* out) {
+    if (!Size(text, path, out)) return false;
+    if (*out % kPage != 0) {
+      return Fail(path, "size \"" + text + "\" is not a multiple of the 4096-byte page");
+    }
+    return true;
+  }
+  bool Rate(const std::string& text, const std::string& path, double* out) {
+    if (text.empty()) return true;
+    Result<double> r = ParseRate(text);
+    if (!r.ok()) return Fail(path, r.error().message);
+    *out = *r;
+    return true;
+  }
+  bool Duration(const std::string& text, const std::string& path, double* out) {
+    if (text.empty()) return true;
+    Result<double> r = ParseDuration(text);
+    if (!r.ok()) return Fail(path, r.error().message);
+    *out = *r;
+    return true;
+  }
+  bool Fail(const std::string& path, std::string message) {
+    if (!error_) error_ = doc_.Locate(MakeError(path, std::move(message)));
+    return false;
+  }
+  const Error& error() const { return *error_; }
+
+ private:
+  const ScenarioDocument& doc_;
+  std::optional<Error> error_;
+};
+
+std::string At(const std::string& base, int i) { return base + "[" + std::to_string(i) + "]"; }
+
+bool ConvertWriter(Converter& c, const pb::Writer& w, const std::string& path, WriterSpec* out) {
+  if (w.rate().empty()) return c.Fail(path + ".rate", "missing: the writer's page-write rate");
+  double bytes_per_s = 0;
+  if (!c.Rate(w.rate(), path + ".rate", &bytes_per_s)) return false;
+  out->pages_per_s = bytes_per_s / static_cast<double>(kPage);
+  out->region.block = w.region().block();
+  if (!c.PageSize(w.region().offset(), path + ".region.offset", &out->region.offset) ||
+      !c.PageSize(w.region().size(), path + ".region.size", &out->region.size)) {
+    return false;
+  }
+  switch (w.model_case()) {
+    case pb::Writer::kUniform:
+      out->kind = WriterKind::kUniform;
+      return true;
+    case pb::Writer::kHotcold: {
+      out->kind = WriterKind::kHotCold;
+      const pb::HotCold& h = w.hotcold();
+      if (h.working_set().empty()) {
+        return c.Fail(path + ".hotcold.working_set", "missing: the hot set's size");
+      }
+      if (h.has_hot_fraction()) out->hot_fraction = h.hot_fraction();
+      return c.PageSize(h.working_set(), path + ".hotcold.working_set", &out->working_set) &&
+             c.PageSize(h.hot_offset(), path + ".hotcold.hot_offset", &out->hot_offset);
+    }
+    case pb::Writer::kZipf:
+      out->kind = WriterKind::kZipf;
+      if (w.zipf().has_s()) out->zipf_s = w.zipf().s();
+      return true;
+    case pb::Writer::kSequential:
+      out->kind = WriterKind::kSequential;
+      out->descending = w.sequential().descending();
+      return c.PageSize(w.sequential().start(), path + ".sequential.start", &out->start);
+    case pb::Writer::MODEL_NOT_SET:
+      break;
+  }
+  return c.Fail(path, "choose a write model: uniform, hotcold, zipf or sequential");
+}
+
+bool ConvertWriters(Converter& c, const gpb::RepeatedPtrField<pb::Writer>& writers,
+                    const std::string& path, std::vector<WriterSpec>* out) {
+  for (int i = 0; i < writers.size(); ++i) {
+    WriterSpec w;
+    if (!ConvertWriter(c, writers[i], At(path, i), &w)) return false;
+    out->push_back(w);
+  }
+  return true;
+}
+
+bool ConvertGuest(Converter& c, const pb::Guest& g, GuestSpec* out) {
+  const double fraction = g.has_nonzero_fraction() ? g.nonzero_fraction() : 1.0;
+  if (!(fraction >= 0 && fraction <= 1)) {
+    return c.Fail("guest.nonzero_fraction", "must be in [0, 1]");
+  }
+  if (!g.ram().empty() && g.blocks_size() > 0) {
+    return c.Fail("guest.ram", "use either ram or blocks, not both");
+  }
+  if (!g.ram().empty()) {
+    uint64_t bytes = 0;
+    if (!c.PageSize(g.ram(), "guest.ram", &bytes)) return false;
+    if (bytes == 0) return c.Fail("guest.ram", "must be at least one 4096-byte page");
+    out->blocks.push_back(RamBlockSpec{"pc.ram", bytes / kPage, fraction});
+  }
+  for (int i = 0; i < g.blocks_size(); ++i) {
+    const pb::Block& b = g.blocks(i);
+    const std::string path = At("guest.blocks", i);
+    uint64_t bytes = 0;
+    if (b.size().empty()) return c.Fail(path + ".size", "missing: the block's size");
+    if (!c.PageSize(b.size(), path + ".size", &bytes)) return false;
+    out->blocks.push_back(RamBlockSpec{b.name(), bytes / kPage,
+                                       b.has_nonzero_fraction() ? b.nonzero_fraction() : fraction});
+  }
+  if (g.zero_layout().empty() || g.zero_layout() == "spread") {
+    out->zero_layout = ZeroLayout::kSpread;
+  } else if (g.zero_layout() == "front") {
+    out->zero_layout = ZeroLayout::kFront;
+  } else {
+    return c.Fail("guest.zero_layout",
+                  "unknown layout \"" + g.zero_layout() + "\" (use spread or front)");
+  }
+  if (!ConvertWriters(c, g.writers(), "guest.writers", &out->writers)) return false;
+  for (int p = 0; p < g.phases_size(); ++p) {
+    const std::string path = At("guest.phases", p);
+    PhaseSpec phase;
+    if (!c.Duration(g.phases(p).duration(), path + ".duration", &phase.duration_s) ||
+        !ConvertWriters(c, g.phases(p).writers(), path + ".writers", &phase.writers)) {
+      return false;
+    }
+    out->phases.push_back(std::move(phase));
+  }
+  out->repeat_phases = g.repeat_phases();
+  return true;
+}
+
+bool ConvertLink(Converter& c, const pb::Link& l, LinkSpec* out) {
+  double rate = 10e9 / 8;
+  if (!c.Rate(l.bandwidth(), "link.bandwidth", &rate)) return false;
+  out->steps = {{0, rate}};
+  for (int i = 0; i < l.steps_size(); ++i) {
+    const std::string path = At("link.steps", i);
+    Link::Step step;
+    if (l.steps(i).at().empty()) return c.Fail(path + ".at", "missing: when the step starts");
+    if (l.steps(i).bandwidth().empty()) return c.Fail(path + ".bandwidth", "missing");
+    if (!c.Duration(l.steps(i).at(), path + ".at", &step.at) ||
+        !c.Rate(l.steps(i).bandwidth(), path + ".bandwidth", &step.bytes_per_s)) {
+      return false;
+    }
+    out->steps.push_back(step);
+  }
+  return c.Duration(l.latency(), "link.latency", &out->latency_s);
+}
+
+bool ConvertMigration(Converter& c, const pb::Migration& m, MigrationSpec* out) {
+  if (!m.policy().empty()) out->policy = m.policy();
+  if (m.max_bandwidth() == "unlimited") {
+    out->max_bandwidth = 0;
+  } else if (!m.max_bandwidth().empty()) {
+    double v = 0;
+    if (!c.Rate(m.max_bandwidth(), "migration.max_bandwidth", &v)) return false;
+    out->max_bandwidth = v;
+  }
+  if (!m.downtime_limit().empty()) {
+    double v = 0;
+    if (!c.Duration(m.downtime_limit(), "migration.downtime_limit", &v)) return false;
+    out->downtime_limit_s = v;
+  }
+  const pb::AutoConverge& a = m.auto_converge();
+  AutoConvergeSpec& ac = out->auto_converge;
+  ac.enabled = a.enabled();
+  ac.tailslow = a.tailslow();
+  // Clamp to int range first; ValidateSpec checks QEMU's ranges.
+  const auto pct = [](uint32_t v) { return static_cast<int>(std::min<uint32_t>(v, 1000)); };
+  if (a.has_initial_pct()) ac.initial_pct = pct(a.initial_pct());
+  if (a.has_increment_pct()) ac.increment_pct = pct(a.increment_pct());
+  if (a.has_max_pct()) ac.max_pct = pct(a.max_pct());
+  if (a.has_trigger_threshold_pct()) ac.trigger_threshold_pct = pct(a.trigger_threshold_pct());
+  if (!m.machine_type().empty()) out->machine_type = m.machine_type();
+  return c.Duration(m.setup_time(), "migration.setup_time", &out->setup_time_s) &&
+         c.Duration(m.resume_time(), "migration.resume_time", &out->resume_time_s) &&
+         c.Size(m.device_state(), "migration.device_state", &out->device_state_bytes);
+}
+
+bool ConvertRun(Converter& c, const pb::Run& r, RunSpec* out) {
+  if (r.has_seed()) out->seed = r.seed();
+  if (r.has_series()) out->series = r.series();
+  out->max_dirty_syncs = r.max_dirty_syncs();
+  return c.Duration(r.timeout(), "run.timeout", &out->timeout_s) &&
+         c.Size(r.max_transferred(), "run.max_transferred", &out->max_transferred);
+}
+
+}  // namespace
+
+Result<SimSpec> ToSpec(const ScenarioDocument& doc) {
+  const pb::Scenario& s = doc.message();
+  Converter c(doc);
+  SimSpec spec;
+  spec.name = s.name();
+  if (!ConvertGuest(c, s.guest(), &spec.guest) || !ConvertLink(c, s.link(), &spec.link) ||
+      !ConvertMigration(c, s.migration(), &spec.migration) || !ConvertRun(c, s.run(), &spec.run)) {
+    return c.error();
+  }
+  if (std::optional<Error> e = ValidateSpec(spec)) return doc.Locate(*e);
+  return spec;
+}
+
+// --- Flags.
+
+std::optional<Error> ApplyOverrides(const ScenarioOverrides& o, ScenarioDocument* doc) {
+  pb::Scenario& s = doc->message();
+  if (o.ram) {
+    s.mutable_guest()->clear_blocks();
+    s.mutable_guest()->set_ram(*o.ram);
+    doc->MarkOverride("guest.ram", "--ram");
+  }
+  if (o.nonzero_fraction) {
+    s.mutable_guest()->set_nonzero_fraction(*o.nonzero_fraction);
+    for (pb::Block& b : *s.mutable_guest()->mutable_blocks()) b.clear_nonzero_fraction();
+    doc->MarkOverride("guest.nonzero_fraction", "--nonzero-fraction");
+  }
+  if (o.bandwidth) {
+    s.mutable_link()->set_bandwidth(*o.bandwidth);
+    s.mutable_link()->clear_steps();
+    doc->MarkOverride("link.bandwidth", "--bandwidth");
+  }
+  if (o.max_bandwidth) {
+    s.mutable_migration()->set_max_bandwidth(*o.max_bandwidth);
+    doc->MarkOverride("migration.max_bandwidth", "--max-bandwidth");
+  }
+  if (o.downtime_limit) {
+    s.mutable_migration()->set_downtime_limit(*o.downtime_limit);
+    doc->MarkOverride("migration.downtime_limit", "--downtime-limit");
+  }
+  if (o.policy) {
+    s.mutable_migration()->set_policy(*o.policy);
+    doc->MarkOverride("migration.policy", "--policy");
+  }
+  if (o.auto_converge) {
+    s.mutable_migration()->mutable_auto_converge()->set_enabled(true);
+    doc->MarkOverride("migration.auto_converge", "--auto-converge");
+  }
+  if (o.timeout) {
+    s.mutable_run()->set_timeout(*o.timeout);
+    doc->MarkOverride("run.timeout", "--timeout");
+  }
+  if (o.seed) s.mutable_run()->set_seed(*o.seed);
+  if (o.no_series) s.mutable_run()->set_series(false);
+
+  const bool workload = o.workload || o.dirty_rate || o.working_set || o.hot_fraction || o.zipf_s;
+  if (!workload) return std::nullopt;
+  const std::string flag = o.workload       ? "--workload"
+                           : o.dirty_rate   ? "--dirty-rate"
+                           : o.working_set  ? "--working-set"
+                           : o.hot_fraction ? "--hot-fraction"
+                                            : "--zipf-s";
+  pb::Guest* g = s.mutable_guest();
+  if (g->phases_size() > 0 || g->writers_size() > 1) {
+    return MakeError(flag,
+                     "the scenario has several writers or phases; workload flags set a "
+                     "single writer (edit the scenario instead)");
+  }
+  if (g->writers_size() == 0) {
+    if (!o.workload) {
+      return MakeError(flag, "the scenario has no writer; choose one with --workload");
+    }
+    g->add_writers();
+  }
+  pb::Writer* w = g->mutable_writers(0);
+  const std::string path = "guest.writers[0]";
+  if (o.workload) {
+    const std::string& k = *o.workload;
+    // A new model keeps the rate and region, drops the old model's parameters.
+    if (k == "uniform") {
+      w->mutable_uniform();
+    } else if (k == "hotcold") {
+      if (!w->has_hotcold()) w->mutable_hotcold();
+    } else if (k == "zipf") {
+      if (!w->has_zipf()) w->mutable_zipf();
+    } else if (k == "sequential") {
+      if (!w->has_sequential()) w->mutable_sequential();
+    } else {
+      return MakeError("--workload",
+                       "unknown workload \"" + k + "\" (use uniform, hotcold, zipf or sequential)");
+    }
+    doc->MarkOverride(path, "--workload");
+  }
+  if (o.dirty_rate) {
+    w->set_rate(*o.dirty_rate);
+    doc->MarkOverride(path + ".rate", "--dirty-rate");
+  }
+  if (o.working_set) {
+    if (w->has_hotcold()) {
+      w->mutable_hotcold()->set_working_set(*o.working_set);
+      doc->MarkOverride(path + ".hotcold.working_set", "--working-set");
+    } else {
+      w->mutable_region()->set_size(*o.working_set);
+      doc->MarkOverride(path + ".region.size", "--working-set");
+      doc->MarkOverride(path + ".region", "--working-set");
+    }
+  }
+  if (o.hot_fraction) {
+    if (!w->has_hotcold()) return MakeError("--hot-fraction", "needs --workload hotcold");
+    w->mutable_hotcold()->set_hot_fraction(*o.hot_fraction);
+    doc->MarkOverride(path + ".hotcold.hot_fraction", "--hot-fraction");
+  }
+  if (o.zipf_s) {
+    if (!w->has_zipf()) return MakeError("--zipf-s", "needs --workload zipf");
+    w->mutable_zipf()->set_s(*o.zipf_s);
+    doc->MarkOverride(path + ".zipf.s", "--zipf-s");
+  }
+  return std::nullopt;
+}
+
+}  // namespace ramstream::sim

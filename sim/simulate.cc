@@ -1,0 +1,210 @@
+#include "sim/simulate.h"
+
+#include <cmath>
+#include <memory>
+#include <string>
+#include <utility>
+
+#include "protocol/wire_format.h"
+#include "sim/engine/engine.h"
+#include "sim/models/factory.h"
+#include "sim/policies/policy.h"
+
+namespace ramstream::sim {
+namespace {
+
+constexpr uint64_t kPage = protocol::kPageSize;
+
+std::string Indexed(const std::string& base, size_t i) {
+  return base + "[" + std::to_string(i) + "]";
+}
+
+std::optional<Error> ValidateWriter(const WriterSpec& w, const std::string& path,
+                                    const GuestSpec& guest) {
+  if (!(w.pages_per_s >= 0) || !std::isfinite(w.pages_per_s)) {
+    return MakeError(path + ".rate", "must be a finite rate >= 0");
+  }
+  // The region must fit in its block (or the guest).
+  uint64_t space = 0;
+  if (w.region.block.empty()) {
+    for (const RamBlockSpec& b : guest.blocks) space += b.pages * kPage;
+  } else {
+    bool found = false;
+    for (const RamBlockSpec& b : guest.blocks) {
+      if (b.name == w.region.block) {
+        space = b.pages * kPage;
+        found = true;
+      }
+    }
+    if (!found) return MakeError(path + ".region.block", "no RAM block \"" + w.region.block + "\"");
+  }
+  if (w.region.offset % kPage != 0) {
+    return MakeError(path + ".region.offset", "must be a multiple of the 4096-byte page");
+  }
+  if (w.region.size % kPage != 0) {
+    return MakeError(path + ".region.size", "must be a multiple of the 4096-byte page");
+  }
+  if (w.region.offset >= space) {
+    return MakeError(path + ".region.offset", "is past the end of the RAM it refers to (" +
+                                                  std::to_string(space) + " bytes)");
+  }
+  const uint64_t size = w.region.size == 0 ? space - w.region.offset : w.region.size;
+  if (w.region.size > space - w.region.offset) {
+    return MakeError(path + ".region.size", "region ends past the end of the RAM it refers to (" +
+                                                std::to_string(space) + " bytes)");
+  }
+  switch (w.kind) {
+    case WriterKind::kUniform:
+      break;
+    case WriterKind::kHotCold:
+      if (w.working_set == 0 || w.working_set % kPage != 0) {
+        return MakeError(path + ".hotcold.working_set",
+                         "must be a non-zero multiple of the 4096-byte page");
+      }
+      if (w.hot_offset % kPage != 0 || w.hot_offset + w.working_set > size) {
+        return MakeError(path + ".hotcold.working_set",
+                         "hot set (offset " + std::to_string(w.hot_offset) + ", size " +
+                             std::to_string(w.working_set) + ") does not fit in the region (" +
+                             std::to_string(size) + " bytes)");
+      }
+      if (!(w.hot_fraction >= 0 && w.hot_fraction <= 1)) {
+        return MakeError(path + ".hotcold.hot_fraction", "must be in [0, 1]");
+      }
+      break;
+    case WriterKind::kZipf:
+      if (!(w.zipf_s >= 0 && w.zipf_s <= 10)) {
+        return MakeError(path + ".zipf.s", "must be in [0, 10]");
+      }
+      break;
+    case WriterKind::kSequential:
+      if (w.start % kPage != 0 || w.start >= size) {
+        return MakeError(path + ".sequential.start", "must be a page multiple inside the region (" +
+                                                         std::to_string(size) + " bytes)");
+      }
+      break;
+  }
+  return std::nullopt;
+}
+
+}  // namespace
+
+std::optional<Error> ValidateSpec(const SimSpec& spec) {
+  const GuestSpec& g = spec.guest;
+  if (g.blocks.empty()) return MakeError("guest", "needs `ram` or at least one block");
+  for (size_t i = 0; i < g.blocks.size(); ++i) {
+    const RamBlockSpec& b = g.blocks[i];
+    const std::string path = Indexed("guest.blocks", i);
+    if (b.name.empty() || b.name.size() > protocol::kMaxIdstrLen) {
+      return MakeError(path + ".name", "must have 1 to 255 bytes (it is the stream's idstr)");
+    }
+    if (b.pages == 0) return MakeError(path + ".size", "must be at least one 4096-byte page");
+    if (!(b.nonzero_fraction >= 0 && b.nonzero_fraction <= 1)) {
+      return MakeError(path + ".nonzero_fraction", "must be in [0, 1]");
+    }
+    for (size_t j = 0; j < i; ++j) {
+      if (g.blocks[j].name == b.name) {
+        return MakeError(path + ".name", "duplicate block name \"" + b.name + "\"");
+      }
+    }
+  }
+  if (!g.writers.empty() && !g.phases.empty()) {
+    return MakeError("guest.phases", "use either writers or phases, not both");
+  }
+  for (size_t i = 0; i < g.writers.size(); ++i) {
+    if (auto e = ValidateWriter(g.writers[i], Indexed("guest.writers", i), g)) return e;
+  }
+  for (size_t p = 0; p < g.phases.size(); ++p) {
+    const std::string path = Indexed("guest.phases", p);
+    const PhaseSpec& phase = g.phases[p];
+    if (!(phase.duration_s >= 0) || (phase.duration_s == 0 && p + 1 != g.phases.size())) {
+      return MakeError(path + ".duration",
+                       "must be > 0 (only the last phase may omit it, meaning forever)");
+    }
+    for (size_t i = 0; i < phase.writers.size(); ++i) {
+      if (auto e = ValidateWriter(phase.writers[i], Indexed(path + ".writers", i), g)) return e;
+    }
+  }
+  const LinkSpec& l = spec.link;
+  if (l.steps.empty() || l.steps.front().at != 0) {
+    return MakeError("link.bandwidth", "the link needs a bandwidth from time 0");
+  }
+  for (size_t i = 0; i < l.steps.size(); ++i) {
+    const std::string path = i == 0 ? "link.bandwidth" : Indexed("link.steps", i - 1);
+    if (!(l.steps[i].bytes_per_s >= 0) || !std::isfinite(l.steps[i].bytes_per_s)) {
+      return MakeError(path, "bandwidth must be finite and >= 0");
+    }
+    if (i > 0 && !(l.steps[i].at > l.steps[i - 1].at)) {
+      return MakeError(path + ".at", "steps must be in increasing time order, after 0");
+    }
+  }
+  if (!(l.steps.back().bytes_per_s > 0)) {
+    return MakeError(
+        l.steps.size() == 1 ? "link.bandwidth" : Indexed("link.steps", l.steps.size() - 2),
+        "the last bandwidth must be > 0, or the migration could never end");
+  }
+  if (!(l.latency_s >= 0)) return MakeError("link.latency", "must be >= 0");
+  const MigrationSpec& m = spec.migration;
+  std::unique_ptr<Policy> policy = MakePolicy(m.policy);
+  if (policy == nullptr) {
+    std::string names;
+    for (std::string_view n : PolicyNames()) names += (names.empty() ? "" : ", ") + std::string(n);
+    return MakeError("migration.policy", "unknown policy \"" + m.policy + "\" (use " + names + ")");
+  }
+  if (m.max_bandwidth && !(*m.max_bandwidth >= 0)) {
+    return MakeError("migration.max_bandwidth", "must be >= 0 (0: unlimited)");
+  }
+  if (m.downtime_limit_s && !(*m.downtime_limit_s > 0)) {
+    return MakeError("migration.downtime_limit", "must be > 0");
+  }
+  const AutoConvergeSpec& ac = m.auto_converge;
+  if (ac.enabled) {
+    if (!policy->supports_auto_converge()) {
+      return MakeError("migration.auto_converge",
+                       "policy \"" + m.policy + "\" has no auto-converge (use qemu-7.2)");
+    }
+    // QEMU's parameter ranges.
+    if (ac.initial_pct < 1 || ac.initial_pct > 99) {
+      return MakeError("migration.auto_converge.initial_pct", "must be in [1, 99]");
+    }
+    if (ac.increment_pct < 1 || ac.increment_pct > 99) {
+      return MakeError("migration.auto_converge.increment_pct", "must be in [1, 99]");
+    }
+    if (ac.max_pct < 1 || ac.max_pct > 99) {
+      return MakeError("migration.auto_converge.max_pct", "must be in [1, 99]");
+    }
+    if (ac.trigger_threshold_pct < 1 || ac.trigger_threshold_pct > 100) {
+      return MakeError("migration.auto_converge.trigger_threshold_pct", "must be in [1, 100]");
+    }
+  }
+  if (m.machine_type.size() > 255) {
+    return MakeError("migration.machine_type", "must be at most 255 bytes");
+  }
+  if (!(m.setup_time_s >= 0)) return MakeError("migration.setup_time", "must be >= 0");
+  if (!(m.resume_time_s >= 0)) return MakeError("migration.resume_time", "must be >= 0");
+  if (!(spec.run.timeout_s > 0)) return MakeError("run.timeout", "must be > 0");
+  return std::nullopt;
+}
+
+Result<SimResult> Simulate(const SimSpec& spec, SendObserver* observer) {
+  if (std::optional<Error> e = ValidateSpec(spec)) return *e;
+  std::unique_ptr<Policy> policy = MakePolicy(spec.migration.policy);
+  auto ram = std::make_unique<RamState>(spec.guest.blocks, spec.guest.zero_layout);
+  std::unique_ptr<WriteModel> guest = BuildGuestModel(spec.guest, *ram, spec.run.seed);
+  EngineOptions options;
+  options.timeout_s = spec.run.timeout_s;
+  options.max_dirty_syncs = spec.run.max_dirty_syncs;
+  options.max_transferred = spec.run.max_transferred;
+  options.setup_time_s = spec.migration.setup_time_s;
+  options.resume_time_s = spec.migration.resume_time_s;
+  options.device_state_bytes = spec.migration.device_state_bytes;
+  options.record_series = spec.run.series;
+  Engine engine(options, std::move(ram), std::move(guest),
+                Link(spec.link.steps, spec.link.latency_s), observer);
+  policy->Run(engine, spec.migration);
+  SimResult result = engine.TakeResult();
+  result.scenario = spec.name;
+  result.seed = spec.run.seed;
+  return result;
+}
+
+}  // namespace ramstream::sim

@@ -1,0 +1,103 @@
+// A validated simulation input in the simulator's own units (bytes, seconds, pages/s): what a
+// scenario file or the CLI flags turn into (sim/scenario.h), and what tests build directly.
+#ifndef RAMSTREAM_SIM_SPEC_H_
+#define RAMSTREAM_SIM_SPEC_H_
+
+#include <cstdint>
+#include <optional>
+#include <string>
+#include <vector>
+
+#include "sim/engine/ram_state.h"
+#include "sim/models/link.h"
+
+namespace ramstream::sim {
+
+// Where a writer writes: `size` bytes from `offset` of block `block`, or of the whole guest
+// RAM (blocks in order) when `block` is empty. size 0: to the end.
+struct RegionSpec {
+  std::string block;
+  uint64_t offset = 0;
+  uint64_t size = 0;
+};
+
+enum class WriterKind { kUniform, kHotCold, kZipf, kSequential };
+
+struct WriterSpec {
+  WriterKind kind = WriterKind::kUniform;
+  double pages_per_s = 0;  // page writes (touches) per second, before throttling
+  RegionSpec region;
+  // kHotCold: a hot set of `working_set` bytes at `hot_offset` inside the region receives
+  // `hot_fraction` of the writes; the rest of the region receives the others.
+  uint64_t working_set = 0;
+  double hot_fraction = 0.9;
+  uint64_t hot_offset = 0;
+  // kZipf: P(rank k) ~ 1/k^s, ranks mapped to pages by a fixed random permutation.
+  double zipf_s = 0.99;
+  // kSequential: fresh writes from `start` bytes into the region, wrapping at its end.
+  bool descending = false;
+  uint64_t start = 0;
+};
+
+struct PhaseSpec {
+  double duration_s = 0;  // 0 on the last phase: forever
+  std::vector<WriterSpec> writers;
+};
+
+struct GuestSpec {
+  std::vector<RamBlockSpec> blocks;
+  ZeroLayout zero_layout = ZeroLayout::kSpread;
+  // Either writers (all the time) or phases (one after the other).
+  std::vector<WriterSpec> writers;
+  std::vector<PhaseSpec> phases;
+  bool repeat_phases = false;
+};
+
+struct LinkSpec {
+  std::vector<Link::Step> steps{{0, 1.25e9}};
+  double latency_s = 0;
+};
+
+struct AutoConvergeSpec {
+  bool enabled = false;
+  // QEMU 7.2 defaults: cpu-throttle-initial, -increment, max-cpu-throttle,
+  // throttle-trigger-threshold, cpu-throttle-tailslow.
+  int initial_pct = 20;
+  int increment_pct = 10;
+  int max_pct = 99;
+  int trigger_threshold_pct = 50;
+  bool tailslow = false;
+};
+
+struct MigrationSpec {
+  std::string policy = "qemu-7.2";
+  // Unset: the policy's version default (QEMU 7.2: 128 MiB/s, 2010: 32 MiB/s, ideal: none).
+  // 0: unlimited.
+  std::optional<double> max_bandwidth;
+  std::optional<double> downtime_limit_s;  // unset: the policy's default (300 ms / 30 ms)
+  AutoConvergeSpec auto_converge;
+  double setup_time_s = 0;          // fixed setup cost before the first page
+  double resume_time_s = 0;         // destination restart, added to the downtime
+  uint64_t device_state_bytes = 0;  // device sections and vmdesc sent during the downtime
+  std::string machine_type = "pc-i440fx-7.2";  // written in the stream's configuration
+};
+
+struct RunSpec {
+  uint64_t seed = 1;
+  double timeout_s = 3600;       // simulated seconds of pre-copy before giving up
+  uint64_t max_dirty_syncs = 0;  // 0: no limit
+  uint64_t max_transferred = 0;  // bytes; 0: no limit
+  bool series = true;
+};
+
+struct SimSpec {
+  std::string name;
+  GuestSpec guest;
+  LinkSpec link;
+  MigrationSpec migration;
+  RunSpec run;
+};
+
+}  // namespace ramstream::sim
+
+#endif  // RAMSTREAM_SIM_SPEC_H_
