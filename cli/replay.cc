@@ -2,7 +2,8 @@
 // expects (DIR/MANIFEST*, one row per file and dialect) and prints a table. Unexpected accepts,
 // wrong error codes or offsets, changed memory digests or counts, and files that no row lists
 // all fail. Files ending in .mig are read as QEVM files, .ram as bare RAM section streams,
-// anything else is auto-detected. Exit 0 when every row passes, 1 on any mismatch, 2 on usage or I/O errors.
+// anything else is auto-detected. Exit 0 when every row passes, 1 on any mismatch, 2 on usage or
+// I/O errors.
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
