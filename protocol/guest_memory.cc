@@ -93,18 +93,45 @@ Error GuestMemory::ResizeBlock(uint32_t block, uint64_t used_length) {
     std::free(b.dense);
     b.dense = grown;
     resident_bytes_ = others + used_length;
-  } else {
-    // Sparse: drop leaves wholly past the new end; pages stay in their slabs until the memory
-    // goes away, which keeps the accounting simple and the limit conservative.
-    const uint64_t pages = (used_length + kPageSize - 1) / kPageSize;
-    const size_t leaves = (pages + (size_t{1} << kLeafBits) - 1) >> kLeafBits;
-    if (b.leaves.size() > leaves) b.leaves.resize(leaves);
+  } else if (used_length < b.used_length) {
+    // Sparse shrink: what lies past the new end is gone, as with the dense copy above, so a
+    // later grow reads zeros there. Pages stay in their slabs (and counted) until the memory
+    // goes away, which keeps the accounting conservative.
+    const uint64_t tail = used_length % kPageSize;
+    const uint64_t first_gone = used_length / kPageSize + (tail ? 1 : 0);
+    if (tail != 0) {
+      const uint64_t partial = used_length / kPageSize;
+      const uint64_t leaf = partial >> kLeafBits;
+      if (leaf < b.leaves.size() && b.leaves[leaf]) {
+        std::byte* p = b.leaves[leaf]->pages[partial & ((uint64_t{1} << kLeafBits) - 1)];
+        if (p) std::memset(p + tail, 0, kPageSize - tail);
+      }
+    }
+    const uint64_t keep_leaves = (first_gone + (uint64_t{1} << kLeafBits) - 1) >> kLeafBits;
+    if (b.leaves.size() > keep_leaves) b.leaves.resize(keep_leaves);
+    if (keep_leaves > 0 && keep_leaves <= b.leaves.size() &&
+        (first_gone & ((uint64_t{1} << kLeafBits) - 1)) != 0 && b.leaves[keep_leaves - 1]) {
+      Leaf& last = *b.leaves[keep_leaves - 1];
+      for (uint64_t i = first_gone & ((uint64_t{1} << kLeafBits) - 1);
+           i < (uint64_t{1} << kLeafBits); ++i) {
+        last.pages[i] = nullptr;
+      }
+    }
   }
   b.used_length = used_length;
   return {};
 }
 
 void GuestMemory::FreeDeleter::operator()(std::byte* p) const { std::free(p); }
+
+bool GuestMemory::Charge(uint64_t bytes) {
+  if (bytes >
+      options_.max_resident_bytes - std::min(resident_bytes_, options_.max_resident_bytes)) {
+    return false;
+  }
+  resident_bytes_ += bytes;
+  return true;
+}
 
 std::byte* GuestMemory::AllocatePage() {
   if (resident_bytes_ + kPageSize > options_.max_resident_bytes) return nullptr;
@@ -120,6 +147,7 @@ std::byte* GuestMemory::AllocatePage() {
   auto* page = reinterpret_cast<std::byte*>(base) + slab_used_ * kPageSize;
   ++slab_used_;
   resident_bytes_ += kPageSize;
+  page_bytes_ += kPageSize;
   return page;  // calloc: the page is zero
 }
 
@@ -129,8 +157,19 @@ std::byte* GuestMemory::PageForWrite(uint32_t block, uint64_t offset) {
   if (b.dense) return b.dense + offset;
   const uint64_t page = offset >> kPageBits;
   const uint64_t leaf = page >> kLeafBits;
-  if (leaf >= b.leaves.size()) b.leaves.resize(leaf + 1);
-  if (!b.leaves[leaf]) b.leaves[leaf] = std::make_unique<Leaf>();
+  // Page tables count against the limit too: one page at the end of a 2^46-byte block would
+  // otherwise grow a 128 MiB leaf table unseen.
+  if (leaf >= b.leaves.size()) {
+    const size_t old_cap = b.leaves.capacity();
+    const size_t new_cap = std::max<size_t>(leaf + 1, 2 * old_cap);
+    if (new_cap > old_cap && !Charge((new_cap - old_cap) * sizeof(b.leaves[0]))) return nullptr;
+    b.leaves.reserve(new_cap);
+    b.leaves.resize(leaf + 1);
+  }
+  if (!b.leaves[leaf]) {
+    if (!Charge(sizeof(Leaf))) return nullptr;
+    b.leaves[leaf] = std::make_unique<Leaf>();
+  }
   std::byte*& slot = b.leaves[leaf]->pages[page & ((1u << kLeafBits) - 1)];
   if (slot == nullptr) slot = AllocatePage();
   return slot;

@@ -42,7 +42,7 @@ class GuestMemory {
   // kLimitExceeded when that would pass max_resident_bytes.
   Result<uint32_t> AddBlock(std::string_view idstr, uint64_t used_length);
   // Changes a block's used_length (QEMU's qemu_ram_resize on incoming migration); contents
-  // below the new length are kept.
+  // below the new length are kept, contents past it are dropped (a later grow reads zeros).
   Error ResizeBlock(uint32_t block, uint64_t used_length);
 
   size_t block_count() const { return blocks_.size(); }
@@ -69,8 +69,12 @@ class GuestMemory {
   // Copies block bytes [offset, offset + out.size()) into out (zeros where never written).
   // REQUIRES: the range is inside used_length.
   void Read(uint32_t block, uint64_t offset, std::span<std::byte> out) const;
-  // Bytes of page memory held.
+  // Bytes of page memory and page tables held, and their limit.
   uint64_t resident_bytes() const { return resident_bytes_; }
+  uint64_t resident_limit() const { return options_.max_resident_bytes; }
+  // Of those, the bytes of sparse pages: grows by exactly one page per first write to a page.
+  uint64_t page_bytes() const { return page_bytes_; }
+  Backing backing() const { return options_.backing; }
   bool keeps_contents() const { return options_.backing != Backing::kDiscard; }
   // A 64-bit digest of the block table and every non-zero page (with its block and offset),
   // the same for both backings, printed as 16 hex digits. Zero pages do not contribute, so a
@@ -89,6 +93,8 @@ class GuestMemory {
     std::vector<std::unique_ptr<Leaf>> leaves;  // kSparse: grown on demand
   };
   std::byte* AllocatePage();
+  // Adds `bytes` to resident_bytes_ if that stays within the limit.
+  bool Charge(uint64_t bytes);
 
   GuestMemoryOptions options_;
   std::vector<Block> blocks_;
@@ -101,6 +107,7 @@ class GuestMemory {
   alignas(4096) std::byte scratch_[kPageSize];  // kDiscard's one page
   size_t slab_used_ = 0;
   uint64_t resident_bytes_ = 0;
+  uint64_t page_bytes_ = 0;
 };
 
 }  // namespace ramstream::protocol

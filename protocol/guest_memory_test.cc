@@ -21,7 +21,8 @@ TEST(GuestMemoryTest, SparseTerabyteBlockAllocatesNothingUpFront) {
   std::byte* p = mem.PageForWrite(0, (uint64_t{1} << 40) - 4096);
   ASSERT_NE(p, nullptr);
   EXPECT_EQ(reinterpret_cast<uintptr_t>(p) % 4096, 0u);
-  EXPECT_EQ(mem.resident_bytes(), 4096u);
+  // The page, its 8 KiB leaf and the leaf table up to it (262144 pointers): counted.
+  EXPECT_EQ(mem.resident_bytes(), 4096u + 8192u + 262144u * 8);
   EXPECT_EQ(mem.FindPage(0, (uint64_t{1} << 40) - 4096), p);
 }
 
@@ -63,6 +64,51 @@ TEST(GuestMemoryTest, DenseBlocksRespectTheResidentLimit) {
   ASSERT_TRUE(mem.AddBlock("a", 1 << 19).ok());
   const Result<uint32_t> r = mem.AddBlock("b", 1 << 20);
   EXPECT_THAT(r.error(), HasError(Code::kLimitExceeded, 0, HasSubstr("dense block 'b'")));
+}
+
+TEST(GuestMemoryTest, PageTablesCountAgainstTheLimit) {
+  GuestMemoryOptions o;
+  o.max_resident_bytes = 1 << 20;
+  GuestMemory mem(o);
+  ASSERT_TRUE(mem.AddBlock("pc.ram", uint64_t{1} << 46).ok());
+  // A page at the end would need a 128 MiB leaf table.
+  EXPECT_EQ(mem.PageForWrite(0, (uint64_t{1} << 46) - 4096), nullptr);
+  EXPECT_EQ(mem.resident_bytes(), 0u);
+  EXPECT_NE(mem.PageForWrite(0, 0), nullptr);
+}
+
+TEST(GuestMemoryTest, ShrinkThenGrowReadsZerosInBothBackings) {
+  std::string digests[2];
+  for (Backing b : {Backing::kSparse, Backing::kDense}) {
+    GuestMemoryOptions o;
+    o.backing = b;
+    GuestMemory mem(o);
+    ASSERT_TRUE(mem.AddBlock("acpi", 16384).ok());
+    mem.PageForWrite(0, 0)[100] = std::byte{1};
+    mem.PageForWrite(0, 0)[4000] = std::byte{2};
+    mem.PageForWrite(0, 12288)[5] = std::byte{3};
+    ASSERT_TRUE(mem.ResizeBlock(0, 2048).ok());
+    ASSERT_TRUE(mem.ResizeBlock(0, 16384).ok());
+    std::byte v[3];
+    mem.Read(0, 100, std::span<std::byte>(v, 1));
+    mem.Read(0, 4000, std::span<std::byte>(v + 1, 1));
+    mem.Read(0, 12288 + 5, std::span<std::byte>(v + 2, 1));
+    EXPECT_EQ(v[0], std::byte{1});
+    EXPECT_EQ(v[1], std::byte{0});
+    EXPECT_EQ(v[2], std::byte{0});
+    digests[b == Backing::kDense] = mem.Digest();
+  }
+  EXPECT_EQ(digests[0], digests[1]);
+}
+
+TEST(GuestMemoryTest, ShrinkingANeverWrittenSparseBlockIsFine) {
+  GuestMemory mem;
+  ASSERT_TRUE(mem.AddBlock("acpi", 131072).ok());
+  ASSERT_TRUE(mem.ResizeBlock(0, 16384).ok());
+  ASSERT_TRUE(mem.AddBlock("big", uint64_t{64} << 20).ok());
+  mem.PageForWrite(1, 0)[0] = std::byte{1};
+  ASSERT_TRUE(mem.ResizeBlock(1, uint64_t{6} << 20).ok());  // the table has one leaf of two
+  EXPECT_EQ(mem.FindPage(1, 0)[0], std::byte{1});
 }
 
 TEST(GuestMemoryTest, ResizeKeepsContents) {

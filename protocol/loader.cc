@@ -2,6 +2,7 @@
 
 #include <zlib.h>
 
+#include <algorithm>
 #include <cstdio>
 #include <cstring>
 #include <string>
@@ -203,6 +204,24 @@ bool Loader::ApplyMemSize(const Record& r) {
     }
     if (have_table_) {
       if (!CheckMemSizeEntry(r, e)) return false;
+    }
+  }
+  // Dense memory allocates blocks whole: check the total first, so a list that does not fit
+  // adds no block at all.
+  if (memory_->backing() == Backing::kDense) {
+    uint64_t need = 0;
+    for (const BlockInfo& e : r.blocks) {
+      const int64_t idx = memory_->Find(e.idstr);
+      const uint64_t len = (e.used_length + kPageSize - 1) & kAddressMask;
+      const uint64_t have = idx < 0 ? 0 : memory_->used_length(static_cast<uint32_t>(idx));
+      if (len > have) need += len - have;
+    }
+    if (need > memory_->resident_limit() -
+                   std::min(memory_->resident_bytes(), memory_->resident_limit())) {
+      return Fail(Code::kLimitExceeded, r,
+                  "MEM_SIZE needs " + std::to_string(need) +
+                      " more bytes of dense guest memory, past its limit of " +
+                      std::to_string(memory_->resident_limit()));
     }
   }
   const bool first = stream_blocks_.empty();

@@ -263,7 +263,7 @@ TEST(LoaderTest, ZeroRecordClearsAWrittenPageAndLeavesUnwrittenOnesUnallocated) 
   GuestMemory mem;
   Loader loader({}, &mem);
   ASSERT_EQ(loader.Feed(s.bytes(), true), LoadStatus::kDone);
-  EXPECT_EQ(mem.resident_bytes(), 4096u);
+  EXPECT_EQ(mem.resident_bytes(), 4096u + 8192u + 8u);  // one page, its leaf, one table slot
   Bytes page(4096);
   mem.Read(0, 0, page);
   EXPECT_EQ(page, Bytes(4096));
@@ -297,7 +297,7 @@ TEST(LoaderTest, ResidentLimitStopsRunawayFills) {
   for (int i = 1; i < 100; ++i) s.Zero("", uint64_t(i) * 4096, 1);
   s.Eos();
   GuestMemoryOptions mo;
-  mo.max_resident_bytes = 64 * 4096;
+  mo.max_resident_bytes = 64 * 4096 + 8192 + 8;  // 64 pages, their leaf and its table slot
   GuestMemory mem(mo);
   Loader loader({}, &mem);
   ASSERT_EQ(loader.Feed(s.bytes(), true), LoadStatus::kError);
@@ -305,7 +305,20 @@ TEST(LoaderTest, ResidentLimitStopsRunawayFills) {
   const uint64_t first_zero = 8 + 1 + 6 + 8 + 8;
   EXPECT_THAT(loader.error(),
               HasError(Code::kLimitExceeded, first_zero + 16 + 63 * 9, HasSubstr("resident")));
-  EXPECT_EQ(mem.resident_bytes(), 64u * 4096);
+  EXPECT_EQ(mem.resident_bytes(), 64u * 4096 + 8192 + 8);
+}
+
+TEST(LoaderTest, DenseMemSizeThatDoesNotFitAddsNoBlock) {
+  StreamBuilder s;
+  s.MemSize({{"a", 1 << 20}, {"b", 4 << 20}}).Eos();
+  GuestMemoryOptions mo;
+  mo.backing = Backing::kDense;
+  mo.max_resident_bytes = 2 << 20;
+  GuestMemory mem(mo);
+  Loader loader({}, &mem);
+  EXPECT_EQ(loader.Feed(s.bytes(), true), LoadStatus::kError);
+  EXPECT_THAT(loader.error(), HasError(Code::kLimitExceeded, 0, HasSubstr("5242880 more bytes")));
+  EXPECT_EQ(mem.block_count(), 0u);
 }
 
 TEST(LoaderTest, StatsCountRecordsAndContinueSavings) {

@@ -1,0 +1,151 @@
+// Oracles shared by the fuzz targets: each check aborts (a crash the fuzzer reports) when
+// ramstream breaks one of its own contracts, never because the input is malformed. Malformed
+// input must end in a named Error; what crashes is a Code::kInternal, a decoder that asks for
+// input after end_of_input or stops making progress, two chunkings of the same bytes that
+// disagree, a page written outside the one a record validated, or two memory backings that
+// end with different contents. See docs/STYLE.md item 11 and the wuffs / zstd fuzz designs.
+#ifndef RAMSTREAM_FUZZ_ORACLES_H_
+#define RAMSTREAM_FUZZ_ORACLES_H_
+
+#include <cstddef>
+#include <cstdint>
+#include <functional>
+#include <span>
+#include <string>
+#include <utility>
+#include <vector>
+
+#include "fuzz/fuzz_input.h"
+#include "protocol/decoder.h"
+#include "protocol/error.h"
+#include "protocol/guest_memory.h"
+#include "protocol/loader.h"
+#include "protocol/records.h"
+
+namespace ramstream::fuzz {
+
+// Prints "ramstream fuzz oracle failed at file:line: ..." and aborts.
+[[noreturn]] void OracleFailure(const char* file, int line, const char* format, ...)
+    __attribute__((format(printf, 3, 4)));
+
+#define RAMSTREAM_FUZZ_CHECK(cond, ...)                                             \
+  do {                                                                              \
+    if (!(cond)) ::ramstream::fuzz::OracleFailure(__FILE__, __LINE__, __VA_ARGS__); \
+  } while (0)
+
+// Guest memory held by one load. Sized so that the three loads an input costs stay far below
+// libFuzzer's and OSS-Fuzz's RSS limits (2 GiB / 2.5 GiB) even under ASan.
+inline constexpr uint64_t kFuzzResidentLimit = uint64_t{64} << 20;
+// Loads whose blocks add up to no more than this are repeated with dense backing (a dense load
+// allocates and digests every byte of every block, so larger ones would cost exec/s).
+inline constexpr uint64_t kDenseCompareLimit = uint64_t{4} << 20;
+
+// Decoder limits for fuzzing. The sparse backing's page tables are not counted against the
+// resident limit (one pointer per 4 MiB of declared block), so the default 256 TiB MEM_SIZE
+// total would let a 16 KiB input allocate 512 MiB of tables; 1 TiB keeps that at 2 MiB.
+protocol::DecoderLimits FuzzLimits();
+
+// A record copied out of the decoder's views.
+struct OwnedRecord {
+  protocol::RecordKind kind = protocol::RecordKind::kEos;
+  uint32_t flags = 0;
+  bool shares_header = false;
+  uint64_t stream_offset = 0;
+  uint64_t address = 0;
+  std::string idstr;
+  uint8_t fill = 0;
+  std::vector<std::byte> data;
+  std::vector<protocol::BlockInfo> blocks;
+
+  explicit OwnedRecord(const protocol::Record& r);
+  // A view of this record (valid while this object lives).
+  protocol::Record View() const;
+  bool operator==(const OwnedRecord&) const = default;
+};
+
+// What one pass over a stream produced.
+struct Trace {
+  bool kept_records = false;
+  std::vector<OwnedRecord> records;  // filled only when kept_records
+  uint64_t record_count = 0;
+  protocol::Step end = protocol::Step::kError;  // kEnd or kError
+  protocol::Error error;                        // decoder or loader error (kError)
+  uint64_t position = 0;                        // absolute decoder position at the end
+};
+
+// Called for each decoded record while its views are valid; a non-ok Error (a loader error)
+// ends the pass with that error.
+using RecordSink = std::function<protocol::Error(const protocol::Record&)>;
+
+// Decodes `stream`, fed as separately allocated chunks (so ASan sees any view kept into an
+// earlier chunk), and checks the decoder's contract after every call:
+//  - Code::kInternal never appears; kNeedInput never follows end_of_input, and only comes
+//    back once every fed byte is consumed;
+//  - each record starts where the previous one ended and accounts exactly for the bytes it
+//    consumed (RecordSize); at most two follow-up actions share one header, so a decoder
+//    that stops consuming cannot emit forever;
+//  - records are well formed for the dialect (flags, alignment, payload sizes, idstrs, the
+//    MEM_SIZE list adding up to its total, limits);
+//  - kEnd only at the end of the input right after an EOS; errors lie inside the consumed
+//    range at the record that failed, and are sticky.
+Trace DecodeChecked(std::span<const std::byte> stream, const protocol::DecoderOptions& options,
+                    ChunkPlan plan, bool keep_records, const RecordSink& sink = nullptr);
+
+// How to set up one load.
+struct LoadConfig {
+  protocol::LoaderOptions options;
+  protocol::Backing backing = protocol::Backing::kSparse;
+  uint64_t resident_limit = kFuzzResidentLimit;
+  // Blocks the memory holds before the loader starts (a destination without a layout).
+  std::vector<std::pair<std::string, uint64_t>> preset_blocks;
+};
+
+struct LoadResult {
+  Trace trace;
+  protocol::LoadStats stats;
+  std::string digest;
+  uint64_t resident_bytes = 0;
+  uint64_t block_bytes = 0;  // sum of used_length over the memory's blocks at the end
+};
+
+// Decoder + Loader::Apply record by record (the QEVM parser's path), with DecodeChecked's
+// oracles plus, for version-4 page records the loader accepts:
+//  - the page lies inside its block and then holds exactly what the record says (PAGE bytes,
+//    ZERO fill, the XBZRLE delta applied to the previous contents, the inflated page);
+//  - resident memory grows by at most one page per record (not at all for dense backing),
+//    and not at all for a record the loader rejects;
+//  - at the end, memory holds no non-zero page outside the pages records targeted (when
+//    pass.check_untargeted_writes);
+//  - the loader's counters match the records applied.
+struct PassOptions {
+  bool keep_records = false;
+  // Rebuild memory from the targeted pages alone and compare digests. A second GuestMemory
+  // per pass costs exec/s, and one pass per input suffices: the others must match its digest.
+  bool check_untargeted_writes = false;
+};
+LoadResult LoadChecked(std::span<const std::byte> stream, const LoadConfig& config, ChunkPlan plan,
+                       PassOptions pass);
+
+// Loader::Feed, the production path: status oracles (no kNeedInput after end_of_input, all
+// fed bytes consumed on kNeedInput, sticky errors, no kInternal).
+LoadResult LoadFed(std::span<const std::byte> stream, const LoadConfig& config, ChunkPlan plan);
+
+// Abort unless both passes ended the same way (records when both kept them; error code and
+// offset; message too when `same_messages`).
+void ExpectSameTrace(const Trace& a, const Trace& b, bool same_messages, const char* what);
+// ExpectSameTrace plus counters and digest; resident bytes too when `same_backing`.
+void ExpectSameLoad(const LoadResult& a, const LoadResult& b, bool same_backing, const char* what);
+
+// The ram_load property set on one stream: whole vs chunked (records, error, counters,
+// digest), Loader::Feed vs Decoder + Apply, sparse vs dense memory when the blocks are small,
+// and, for an exact-flag dialect, that a failed load left memory exactly as loading only the
+// records before the failing one does (nothing from a failing record is written).
+void CheckRamLoad(std::span<const std::byte> stream, const LoadConfig& config,
+                  std::span<const std::byte> plan_bytes);
+
+// Records written back with AppendRecord.
+std::vector<std::byte> WriteRecords(const std::vector<OwnedRecord>& records);
+
+}  // namespace ramstream::fuzz
+
+#endif  // RAMSTREAM_FUZZ_ORACLES_H_
