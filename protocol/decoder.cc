@@ -7,31 +7,15 @@
 #include <utility>
 
 #include "protocol/internal/endian.h"
+#include "protocol/internal/text.h"
 
 namespace ramstream::protocol {
 namespace {
 
+using internal::Hex;
+using internal::Quoted;
+
 constexpr uint16_t Bit(RecordKind kind) { return uint16_t{1} << static_cast<int>(kind); }
-
-std::string Hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
-
-std::string Quoted(std::string_view s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c >= 0x20 && c < 0x7f) {
-      out += c;
-    } else {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned char>(c));
-      out += buf;
-    }
-  }
-  return out + "'";
-}
 
 // An idstr is a non-empty counted string with no NUL: QEMU copies it into a C string, so a NUL
 // would silently cut the name short there (docs/ram-stream-format.md, section 3.1).

@@ -10,19 +10,15 @@
 #include <utility>
 
 #include "protocol/encoder.h"
+#include "protocol/internal/text.h"
 #include "protocol/internal/zero.h"
 #include "protocol/xbzrle.h"
 
 namespace ramstream::protocol {
 namespace {
 
-std::string Hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
-
-std::string Quoted(std::string_view s) { return "'" + std::string(s) + "'"; }
+using internal::Hex;
+using internal::Quoted;
 
 const char* PageKindName(RecordKind kind) {
   switch (kind) {

@@ -10,36 +10,20 @@
 #include <utility>
 
 #include "protocol/internal/endian.h"
+#include "protocol/internal/text.h"
 #include "protocol/wire_format.h"
 
 namespace ramstream::protocol {
 namespace {
+
+using internal::Hex;
+using internal::Quoted;
 
 using internal::LoadBe16;
 using internal::LoadBe32;
 using internal::LoadBe64;
 
 constexpr uint64_t kNoLimit = ~uint64_t{0};
-
-std::string Hex(uint64_t v) {
-  char buf[24];
-  std::snprintf(buf, sizeof buf, "0x%llx", static_cast<unsigned long long>(v));
-  return buf;
-}
-
-std::string Quoted(std::string_view s) {
-  std::string out = "'";
-  for (char c : s) {
-    if (c >= 0x20 && c < 0x7f) {
-      out += c;
-    } else {
-      char buf[8];
-      std::snprintf(buf, sizeof buf, "\\x%02x", static_cast<unsigned char>(c));
-      out += buf;
-    }
-  }
-  return out + "'";
-}
 
 std::string_view AsString(const std::byte* p, size_t n) {
   return std::string_view(reinterpret_cast<const char*>(p), n);
