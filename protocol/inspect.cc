@@ -204,7 +204,7 @@ Inspection InspectBytes(std::span<const std::byte> bytes, const InspectOptions& 
   return Inspect(
       [&](std::span<std::byte> out) -> ptrdiff_t {
         const size_t n = std::min(out.size(), bytes.size() - pos);
-        std::memcpy(out.data(), bytes.data() + pos, n);
+        if (n > 0) std::memcpy(out.data(), bytes.data() + pos, n);  // empty spans may be null
         pos += n;
         return static_cast<ptrdiff_t>(n);
       },
