@@ -10,8 +10,10 @@
 namespace ramstream::protocol {
 namespace {
 
-constexpr size_t kSlabBytes = size_t{1} << 20;  // 256 pages per slab
-constexpr size_t kPagesPerSlab = kSlabBytes / kPageSize;
+// Slabs start at 16 pages and double up to 256 (1 MiB): a small load (a fuzz input, a unit
+// test) maps 64 KiB, not 1 MiB, while a large one still allocates rarely.
+constexpr size_t kFirstSlabPages = 16;
+constexpr size_t kMaxSlabPages = 256;
 
 // FNV-1a over 64-bit words mixed with a multiply: stable across runs and platforms, fast
 // enough for golden tests over multi-GiB images. Not a cryptographic hash.
@@ -135,9 +137,10 @@ bool GuestMemory::Charge(uint64_t bytes) {
 
 std::byte* GuestMemory::AllocatePage() {
   if (resident_bytes_ + kPageSize > options_.max_resident_bytes) return nullptr;
-  if (slabs_.empty() || slab_used_ == kPagesPerSlab) {
+  if (slabs_.empty() || slab_used_ == slab_pages_) {
+    slab_pages_ = slabs_.empty() ? kFirstSlabPages : std::min(2 * slab_pages_, kMaxSlabPages);
     // Over-allocate by one page so every page can be 4 KiB aligned, like guest RAM.
-    auto* slab = static_cast<std::byte*>(std::calloc(1, kSlabBytes + kPageSize));
+    auto* slab = static_cast<std::byte*>(std::calloc(1, (slab_pages_ + 1) * kPageSize));
     if (slab == nullptr) return nullptr;
     slabs_.emplace_back(slab);
     slab_used_ = 0;

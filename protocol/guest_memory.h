@@ -98,14 +98,16 @@ class GuestMemory {
 
   GuestMemoryOptions options_;
   std::vector<Block> blocks_;
-  // Sparse pages come from 1 MiB slabs, never freed before the memory itself. calloc'd, so a
+  // Sparse pages come from slabs of 64 KiB growing to 1 MiB, never freed before the memory
+  // itself. calloc'd, so a
   // fresh slab is the kernel's zero pages rather than a memset.
   struct FreeDeleter {
     void operator()(std::byte* p) const;
   };
   std::vector<std::unique_ptr<std::byte[], FreeDeleter>> slabs_;
   alignas(4096) std::byte scratch_[kPageSize];  // kDiscard's one page
-  size_t slab_used_ = 0;
+  size_t slab_used_ = 0;                        // pages handed out from the last slab
+  size_t slab_pages_ = 0;                       // its size in pages
   uint64_t resident_bytes_ = 0;
   uint64_t page_bytes_ = 0;
 };
