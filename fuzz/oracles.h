@@ -40,28 +40,13 @@ inline constexpr uint64_t kFuzzResidentLimit = uint64_t{64} << 20;
 // allocates and digests every byte of every block, so larger ones would cost exec/s).
 inline constexpr uint64_t kDenseCompareLimit = uint64_t{4} << 20;
 
-// Decoder limits for fuzzing. The sparse backing's page tables are not counted against the
-// resident limit (one pointer per 4 MiB of declared block), so the default 256 TiB MEM_SIZE
-// total would let a 16 KiB input allocate 512 MiB of tables; 1 TiB keeps that at 2 MiB.
+// Decoder limits for fuzzing. The sparse backing's page tables count against the resident
+// limit (one pointer per 4 MiB of declared block), so with the default 256 TiB MEM_SIZE total a
+// small input would spend the whole limit on tables and stop early; 1 TiB keeps the tables
+// for one page at the end of a block at 2 MiB, leaving the limit to pages.
 protocol::DecoderLimits FuzzLimits();
 
-// A record copied out of the decoder's views.
-struct OwnedRecord {
-  protocol::RecordKind kind = protocol::RecordKind::kEos;
-  uint32_t flags = 0;
-  bool shares_header = false;
-  uint64_t stream_offset = 0;
-  uint64_t address = 0;
-  std::string idstr;
-  uint8_t fill = 0;
-  std::vector<std::byte> data;
-  std::vector<protocol::BlockInfo> blocks;
-
-  explicit OwnedRecord(const protocol::Record& r);
-  // A view of this record (valid while this object lives).
-  protocol::Record View() const;
-  bool operator==(const OwnedRecord&) const = default;
-};
+using protocol::OwnedRecord;
 
 // What one pass over a stream produced.
 struct Trace {

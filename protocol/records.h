@@ -9,6 +9,7 @@
 #include <span>
 #include <string>
 #include <string_view>
+#include <vector>
 
 namespace ramstream::protocol {
 
@@ -67,6 +68,25 @@ struct Record {
     return kind == RecordKind::kZero || kind == RecordKind::kPage || kind == RecordKind::kXbzrle ||
            kind == RecordKind::kCompressedPage;
   }
+};
+
+// A record that owns its bytes, for keeping records past the decoder's next call (tests,
+// fuzz oracles, tools that re-order or re-write records).
+struct OwnedRecord {
+  RecordKind kind = RecordKind::kEos;
+  uint32_t flags = 0;
+  bool shares_header = false;
+  uint64_t stream_offset = 0;
+  uint64_t address = 0;
+  std::string idstr;
+  uint8_t fill = 0;
+  std::vector<std::byte> data;
+  std::vector<BlockInfo> blocks;
+
+  explicit OwnedRecord(const Record& r);
+  // A view of this record, valid while this object lives.
+  Record View() const;
+  bool operator==(const OwnedRecord&) const = default;
 };
 
 }  // namespace ramstream::protocol

@@ -93,31 +93,6 @@ Bytes PatternPage(uint8_t pattern) {
   return page;
 }
 
-OwnedRecord::OwnedRecord(const Record& r)
-    : kind(r.kind),
-      flags(r.flags),
-      shares_header(r.shares_header),
-      stream_offset(r.stream_offset),
-      address(r.address),
-      idstr(r.idstr),
-      fill(r.fill),
-      data(r.data.begin(), r.data.end()),
-      blocks(r.blocks.begin(), r.blocks.end()) {}
-
-Record OwnedRecord::View() const {
-  Record r;
-  r.kind = kind;
-  r.flags = flags;
-  r.shares_header = shares_header;
-  r.stream_offset = stream_offset;
-  r.address = address;
-  r.idstr = idstr;
-  r.fill = fill;
-  r.data = data;
-  r.blocks = blocks;
-  return r;
-}
-
 DecodeOutcome DecodeAll(std::span<const std::byte> bytes, const DecoderOptions& options,
                         size_t chunk) {
   DecodeOutcome out;

@@ -51,22 +51,8 @@ class StreamBuilder {
 // A page of `pattern` bytes mixed with the offset, so pages differ.
 Bytes PatternPage(uint8_t pattern);
 
-// A record copied out of the decoder's views.
-struct OwnedRecord {
-  RecordKind kind;
-  uint32_t flags;
-  bool shares_header;
-  uint64_t stream_offset;
-  uint64_t address;
-  std::string idstr;
-  uint8_t fill;
-  Bytes data;
-  std::vector<BlockInfo> blocks;
-
-  explicit OwnedRecord(const Record& r);
-  Record View() const;
-  bool operator==(const OwnedRecord&) const = default;
-};
+// Kept records own their bytes.
+using ::ramstream::protocol::OwnedRecord;
 
 struct DecodeOutcome {
   std::vector<OwnedRecord> records;
