@@ -32,6 +32,7 @@
 
 #include "protocol/guest_memory.h"
 #include "protocol/qevm.h"
+#include "protocol/testing/host.h"
 #include "protocol/testing/matchers.h"
 
 #ifndef RAMSTREAM_SOURCE_DIR
@@ -43,57 +44,14 @@ namespace {
 
 using ::ramstream::protocol::testing::HasError;
 using ::ramstream::protocol::testing::IsOk;
+using ::ramstream::protocol::testing::OnPath;
+using ::ramstream::protocol::testing::ReadFile;
+using ::ramstream::protocol::testing::ShellQuote;
+using ::ramstream::protocol::testing::TempDir;
 using json = nlohmann::json;
 
 constexpr char kQemu[] = "qemu-system-x86_64";
 constexpr char kMainRam[] = "pc.ram";
-
-bool OnPath(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  if (path == nullptr) return false;
-  std::stringstream dirs(path);
-  std::string dir;
-  while (std::getline(dirs, dir, ':')) {
-    if (dir.empty()) continue;
-    if (::access((dir + "/" + name).c_str(), X_OK) == 0) return true;
-  }
-  return false;
-}
-
-// The whole file, or "" if it cannot be read. (Reads in one call: a char-by-char read of a
-// 32 MiB RAM file takes seconds in a sanitizer build.)
-std::string ReadFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary | std::ios::ate);
-  if (!in) return "";
-  std::string out(static_cast<size_t>(in.tellg()), '\0');
-  in.seekg(0);
-  in.read(out.data(), static_cast<std::streamsize>(out.size()));
-  if (!in) return "";
-  return out;
-}
-
-std::string ShellQuote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-// A private directory under $TMPDIR, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "qemu-interop-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 // Runs scripts/<script> with `args`, stderr to `err_path`; returns the exit status (-1 if it
 // did not exit normally).

@@ -21,6 +21,7 @@
 #include "protocol/encoder.h"
 #include "protocol/guest_memory.h"
 #include "protocol/qevm.h"
+#include "protocol/testing/host.h"
 #include "protocol/testing/matchers.h"
 
 #ifndef RAMSTREAM_SOURCE_DIR
@@ -31,49 +32,13 @@ namespace ramstream::protocol {
 namespace {
 
 using ::ramstream::protocol::testing::IsOk;
+using ::ramstream::protocol::testing::OnPath;
+using ::ramstream::protocol::testing::ReadFile;
+using ::ramstream::protocol::testing::ShellQuote;
+using ::ramstream::protocol::testing::TempDir;
 using json = nlohmann::json;
 
 constexpr char kQemu[] = "qemu-system-x86_64";
-
-bool OnPath(const std::string& name) {
-  const char* path = std::getenv("PATH");
-  if (path == nullptr) return false;
-  std::stringstream dirs(path);
-  std::string dir;
-  while (std::getline(dirs, dir, ':')) {
-    if (dir.empty()) continue;
-    if (::access((dir + "/" + name).c_str(), X_OK) == 0) return true;
-  }
-  return false;
-}
-
-std::string ReadFile(const std::filesystem::path& path) {
-  std::ifstream in(path, std::ios::binary);
-  return std::string(std::istreambuf_iterator<char>(in), std::istreambuf_iterator<char>());
-}
-
-std::string ShellQuote(const std::string& s) {
-  std::string out = "'";
-  for (char c : s) out += c == '\'' ? std::string("'\\''") : std::string(1, c);
-  return out + "'";
-}
-
-// A private directory under $TMPDIR, removed with everything in it.
-class TempDir {
- public:
-  TempDir() {
-    std::string tmpl = (std::filesystem::temp_directory_path() / "qemu-stream-XXXXXX").string();
-    if (::mkdtemp(tmpl.data()) != nullptr) path_ = tmpl;
-  }
-  ~TempDir() {
-    std::error_code ec;
-    if (!path_.empty()) std::filesystem::remove_all(path_, ec);
-  }
-  const std::filesystem::path& path() const { return path_; }
-
- private:
-  std::filesystem::path path_;
-};
 
 // What the parse of one real stream produced, tallied the way spec 3.9 counts bytes.
 struct Tally {
