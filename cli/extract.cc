@@ -67,6 +67,7 @@ int RunExtract(const ExtractArgs& a) {
     std::fprintf(stderr, "extract: %s\n", err.c_str());
     return kExitUsage;
   }
+  a.stream.AttachVmdesc(*in, &options);
   protocol::GuestMemory memory;
   const protocol::Inspection result = protocol::Inspect(in->Reader(), options, &memory);
   if (result.io_error) {

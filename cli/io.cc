@@ -1,5 +1,8 @@
 #include "cli/io.h"
 
+#include <sys/stat.h>
+#include <unistd.h>
+
 #include <cerrno>
 #include <cstring>
 
@@ -32,6 +35,30 @@ protocol::ReadFn Input::Reader() {
     if (n == 0 && std::ferror(file_)) return -1;
     return static_cast<ptrdiff_t>(n);
   };
+}
+
+std::shared_ptr<const protocol::Vmdesc> Input::TrailingVmdesc() const {
+  const int fd = fileno(file_);
+  struct stat st;
+  if (fstat(fd, &st) != 0 || !S_ISREG(st.st_mode) || st.st_size < 7) return nullptr;
+  const uint64_t size = static_cast<uint64_t>(st.st_size);
+  // The JSON object ends the file: anything else has no vmdesc, and costs one byte to learn.
+  char last = 0;
+  if (pread(fd, &last, 1, st.st_size - 1) != 1 || last != '}') return nullptr;
+  const uint64_t want = std::min<uint64_t>(size, protocol::QevmLimits{}.max_vmdesc_bytes + 6);
+  std::vector<std::byte> tail(want);
+  size_t got = 0;
+  while (got < want) {
+    const ssize_t n =
+        pread(fd, tail.data() + got, want - got, static_cast<off_t>(size - want + got));
+    if (n <= 0) return nullptr;
+    got += static_cast<size_t>(n);
+  }
+  const auto json = protocol::FindTrailingVmdesc(tail);
+  if (!json) return nullptr;
+  protocol::Result<protocol::Vmdesc> d = protocol::ParseVmdesc(*json);
+  if (!d.ok()) return nullptr;
+  return std::make_shared<const protocol::Vmdesc>(std::move(d.value()));
 }
 
 bool ReadFile(const std::string& path, std::vector<std::byte>* out, std::string* error) {
@@ -87,12 +114,20 @@ bool StreamFlags::ToOptions(protocol::InspectOptions* options, std::string* erro
   return true;
 }
 
+void StreamFlags::AttachVmdesc(const Input& in, protocol::InspectOptions* options) const {
+  if (vmdesc && options->format != protocol::StreamFormat::kRam) {
+    options->vmdesc = in.TrailingVmdesc();
+  }
+}
+
 void AddStreamFlags(CLI::App* cmd, StreamFlags* flags) {
   cmd->add_option("--dialect", flags->dialect, "loader to mimic: qemu-2010, qemu-7.2, qemu-10")
       ->capture_default_str();
   cmd->add_option("--format", flags->format,
                   "auto (QEVM if it starts with the magic), qevm, or ram (a bare RAM stream)")
       ->capture_default_str();
+  cmd->add_flag("!--no-vmdesc", flags->vmdesc,
+                "skip device sections by footer resync even when the file ends with a vmdesc");
 }
 
 nlohmann::json InspectionJson(const protocol::Inspection& in) {
@@ -133,7 +168,8 @@ nlohmann::json InspectionJson(const protocol::Inspection& in) {
                      {"end", in.sections.end},
                      {"full", in.sections.full},
                      {"ram_part", in.sections.ram_parts},
-                     {"device_skipped", in.sections.devices_skipped}};
+                     {"device_skipped", in.sections.devices_skipped},
+                     {"device_walked", in.sections.devices_walked}};
     j["vmdesc"] = in.has_vmdesc;
   }
   if (!in.notes.empty()) j["notes"] = in.notes;

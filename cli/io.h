@@ -11,6 +11,7 @@
 
 #include "protocol/dialect.h"
 #include "protocol/inspect.h"
+#include "protocol/vmdesc.h"
 
 namespace ramstream::cli {
 
@@ -21,6 +22,10 @@ class Input {
   static std::unique_ptr<Input> Open(const std::string& path, std::string* error);
   ~Input();
   protocol::ReadFn Reader();
+  // The vmdesc at the end of a regular file, read without moving the read position; nullptr
+  // for a pipe, a file without one, or one that does not parse (the stream's own parse then
+  // reports it where it lies).
+  std::shared_ptr<const protocol::Vmdesc> TrailingVmdesc() const;
   const std::string& path() const { return path_; }
 
  private:
@@ -37,8 +42,11 @@ bool WriteFile(const std::string& path, const std::vector<std::byte>& bytes, std
 struct StreamFlags {
   std::string dialect = "qemu-7.2";
   std::string format = "auto";
+  bool vmdesc = true;  // walk device sections with a seekable file's trailing vmdesc
   // Fills *options; false with a message on an unknown value.
   bool ToOptions(protocol::InspectOptions* options, std::string* error) const;
+  // Sets options->vmdesc from the input unless --no-vmdesc.
+  void AttachVmdesc(const Input& in, protocol::InspectOptions* options) const;
 };
 void AddStreamFlags(CLI::App* cmd, StreamFlags* flags);
 

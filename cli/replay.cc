@@ -82,6 +82,8 @@ Got RunFile(const fs::path& path, const std::string& dialect) {
     g.verdict = "io: " + err;
     return g;
   }
+  // Device sections are walked with the file's own vmdesc, as inspect does.
+  if (o.format != protocol::StreamFormat::kRam) o.vmdesc = in->TrailingVmdesc();
   protocol::GuestMemory mem;
   const protocol::Inspection r = protocol::Inspect(in->Reader(), o, &mem);
   if (r.io_error) {

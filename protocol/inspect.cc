@@ -79,6 +79,7 @@ void InspectQevm(const ReadFn& read, const InspectOptions& o, GuestMemory* memor
   qo.limits = o.qevm_limits;
   qo.decoder_limits = o.decoder_limits;
   qo.layout = o.layout;
+  qo.vmdesc = o.vmdesc;
   QevmParser p(qo, memory);
   RecordTally tally;
   bool in_ram_part = false;
@@ -98,6 +99,7 @@ void InspectQevm(const ReadFn& read, const InspectOptions& o, GuestMemory* memor
         more = false;
         break;
       }
+      if (o.observer) o.observer(e);
       switch (e.kind) {
         case QevmEventKind::kConfiguration:
           out->machine = p.configuration().machine;
@@ -126,6 +128,13 @@ void InspectQevm(const ReadFn& read, const InspectOptions& o, GuestMemory* memor
           ++out->sections.devices_skipped;
           out->sections.device_bytes += e.end_offset - e.offset;
           break;
+        case QevmEventKind::kDeviceField:
+        case QevmEventKind::kDeviceSubsection:
+          out->sections.walked_bytes += e.end_offset - e.offset;
+          break;
+        case QevmEventKind::kSectionEnd:
+          if (e.section->described) ++out->sections.devices_walked;
+          break;
         case QevmEventKind::kVmdesc:
           out->has_vmdesc = true;
           break;
@@ -139,6 +148,11 @@ void InspectQevm(const ReadFn& read, const InspectOptions& o, GuestMemory* memor
   if (const Loader* l = p.loader()) {
     out->stats = l->stats();
     out->blocks = l->stream_blocks();
+  }
+  if (out->sections.devices_walked > 0) {
+    out->notes.push_back(std::to_string(out->sections.devices_walked) + " device sections (" +
+                         std::to_string(out->sections.walked_bytes) +
+                         " bytes) walked field by field with the vmdesc");
   }
   if (out->sections.devices_skipped > 0) {
     out->notes.push_back(std::to_string(out->sections.devices_skipped) + " device sections (" +

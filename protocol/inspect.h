@@ -7,6 +7,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <functional>
+#include <memory>
 #include <span>
 #include <string>
 #include <vector>
@@ -33,6 +34,10 @@ struct InspectOptions {
   DecoderLimits decoder_limits;
   // The destination's RAM blocks; unset: the stream's MEM_SIZE defines them.
   std::optional<std::vector<DestinationBlock>> layout;
+  // QEVM: device sections this describes are walked field by field (QevmOptions::vmdesc).
+  std::shared_ptr<const Vmdesc> vmdesc;
+  // QEVM: called with every parser event, views valid during the call (e.g. device fields).
+  std::function<void(const QevmEvent&)> observer;
 };
 
 // Reads up to out.size() bytes into out; returns how many (0 at end of input), or -1 on an I/O
@@ -44,6 +49,8 @@ struct SectionCounts {
   uint64_t ram_parts = 0;        // PART sections of "ram"
   uint64_t devices_skipped = 0;  // device payloads skipped by footer resync
   uint64_t device_bytes = 0;     // their bytes
+  uint64_t devices_walked = 0;   // device sections walked with the vmdesc
+  uint64_t walked_bytes = 0;     // their payload bytes (fields and subsection headers)
 };
 
 struct Inspection {

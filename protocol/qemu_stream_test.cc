@@ -23,6 +23,7 @@
 #include "protocol/qevm.h"
 #include "protocol/testing/host.h"
 #include "protocol/testing/matchers.h"
+#include "protocol/vmdesc.h"
 
 #ifndef RAMSTREAM_SOURCE_DIR
 #error "RAMSTREAM_SOURCE_DIR must name the source tree (set by protocol/CMakeLists.txt)"
@@ -51,16 +52,21 @@ struct Tally {
   std::vector<BlockInfo> mem_size;                              // the first MEM_SIZE list
   std::vector<std::pair<std::string, uint32_t>> full_sections;  // (idstr, instance) in order
   uint64_t skipped = 0;
+  uint64_t walked = 0;         // device sections walked with the vmdesc
+  uint64_t device_fields = 0;  // fields seen while walking
   uint64_t sections_ended = 0;
+  std::vector<uint64_t> section_ends;
   uint64_t eof = 0;
   std::string machine;
   std::string vmdesc;
 };
 
-Tally ParseFile(const std::string& bytes, GuestMemory* memory, size_t chunk) {
+Tally ParseFile(const std::string& bytes, GuestMemory* memory, size_t chunk,
+                std::shared_ptr<const Vmdesc> vmdesc = nullptr) {
   Tally t;
   QevmOptions options;
   options.dialect = Dialect::Qemu72();
+  options.vmdesc = std::move(vmdesc);
   QevmParser parser(options, memory);
   const auto* data = reinterpret_cast<const std::byte*>(bytes.data());
   size_t fed = 0;
@@ -117,8 +123,13 @@ Tally ParseFile(const std::string& bytes, GuestMemory* memory, size_t chunk) {
       case QevmEventKind::kDeviceSkipped:
         ++t.skipped;
         break;
+      case QevmEventKind::kDeviceField:
+        ++t.device_fields;
+        break;
       case QevmEventKind::kSectionEnd:
         ++t.sections_ended;
+        t.section_ends.push_back(e.end_offset);
+        if (e.section->described) ++t.walked;
         break;
       case QevmEventKind::kEof:
         ++t.eof;
@@ -216,6 +227,23 @@ void CaptureAndCheck(const std::string& machine, const std::string& memory, uint
     EXPECT_EQ(devices[i].value("name", ""), t.full_sections[i].first);
     EXPECT_EQ(devices[i].value("instance_id", -1), static_cast<int>(t.full_sections[i].second));
   }
+  // Two-pass, as the CLI does for a file: read the vmdesc from the end, then walk every device
+  // section field by field. The walk must end each section exactly where resync did.
+  const auto text =
+      FindTrailingVmdesc(std::span(reinterpret_cast<const std::byte*>(bytes.data()), bytes.size()));
+  ASSERT_TRUE(text.has_value());
+  EXPECT_EQ(*text, t.vmdesc);
+  Result<Vmdesc> desc = ParseVmdesc(*text);
+  ASSERT_THAT(desc.error(), IsOk());
+  GuestMemory mem_walked;
+  const Tally walked =
+      ParseFile(bytes, &mem_walked, 4093, std::make_shared<const Vmdesc>(std::move(desc.value())));
+  EXPECT_EQ(walked.walked, t.full_sections.size());
+  EXPECT_EQ(walked.skipped, 0u);
+  EXPECT_EQ(walked.section_ends, t.section_ends);
+  EXPECT_GT(walked.device_fields, t.full_sections.size());
+  EXPECT_EQ(mem_walked.Digest(), mem_whole.Digest());
+
   ::testing::Test::RecordProperty("pages", std::to_string(t.pages));
   ::testing::Test::RecordProperty("zeros", std::to_string(t.zeros));
   ::testing::Test::RecordProperty("transferred",

@@ -77,6 +77,10 @@ std::string_view QevmEventKindName(QevmEventKind kind) {
       return "ram_record";
     case QevmEventKind::kDeviceSkipped:
       return "device_skipped";
+    case QevmEventKind::kDeviceField:
+      return "device_field";
+    case QevmEventKind::kDeviceSubsection:
+      return "device_subsection";
     case QevmEventKind::kSectionEnd:
       return "section_end";
     case QevmEventKind::kEof:
@@ -115,9 +119,10 @@ class QevmParser::Impl {
     kRecordType,
     kSectionHeader,
     kRam,
-    kAfterRam,
+    kAfterPayload,
     kFooter,
     kDeviceScan,
+    kDeviceWalk,
     kCommand,
     kAfterEof,
     kVmdescHeader,
@@ -160,9 +165,10 @@ class QevmParser::Impl {
   StepResult StepRecordType(QevmEvent* e);
   StepResult StepSectionHeader(QevmEvent* e);
   StepResult StepRam(QevmEvent* e);
-  StepResult StepAfterRam(QevmEvent* e);
+  StepResult StepAfterPayload(QevmEvent* e);
   StepResult StepFooter(QevmEvent* e);
   StepResult StepDeviceScan(QevmEvent* e);
+  StepResult StepDeviceWalk(QevmEvent* e);
   Avail PlausibleAfterFooter(bool* yes);
   StepResult StepCommand(QevmEvent* e);
   StepResult CheckCommand(uint16_t cmd, std::span<const std::byte> payload);
@@ -171,6 +177,10 @@ class QevmParser::Impl {
   StepResult StepVmdescBody(QevmEvent* e);
   StepResult StepAfterVmdesc();
   StepResult BeginRamSection();
+  const VmdescDevice* Described() const {
+    if (options_.vmdesc == nullptr || section_.type != kQevmSectionFull) return nullptr;
+    return options_.vmdesc->Find(section_.idstr, section_.instance_id);
+  }
 
   QevmOptions options_;
   GuestMemory* memory_;
@@ -183,9 +193,12 @@ class QevmParser::Impl {
   size_t ppos_ = 0;
 
   std::map<uint32_t, QevmSection> sections_;
-  QevmSection section_;       // the section being parsed
-  uint64_t item_offset_ = 0;  // start of the record being parsed
-  uint64_t scan_start_ = 0;   // first payload byte of the device section being skipped
+  QevmSection section_;                 // the section being parsed
+  uint64_t item_offset_ = 0;            // start of the record being parsed
+  uint64_t scan_start_ = 0;             // first payload byte of the device section being skipped
+  const VmdescDevice* walk_ = nullptr;  // the description of the section being walked
+  size_t walk_index_ = 0;               // its next item
+  uint64_t walk_left_ = 0;              // bytes still to pass of a field too big to view
   Subsection subsection_ = Subsection::kTargetPageBits;
   uint32_t left_ = 0;  // capabilities or vmdesc bytes still to read
   std::vector<Package> packages_;
@@ -303,6 +316,11 @@ QevmStep QevmParser::Impl::Emit(QevmEvent* e, QevmEventKind kind, uint64_t offse
     case QevmEventKind::kSectionEnd:
       e->section = &section_;
       break;
+    case QevmEventKind::kDeviceField:
+    case QevmEventKind::kDeviceSubsection:
+      e->section = &section_;
+      e->item = &walk_->items[walk_index_];
+      break;
     case QevmEventKind::kDeviceSkipped:
     case QevmEventKind::kVmdesc:
       e->section = kind == QevmEventKind::kDeviceSkipped ? &section_ : nullptr;
@@ -368,14 +386,17 @@ QevmStep QevmParser::Impl::Next(QevmEvent* e) {
       case Stage::kRam:
         r = StepRam(e);
         break;
-      case Stage::kAfterRam:
-        r = StepAfterRam(e);
+      case Stage::kAfterPayload:
+        r = StepAfterPayload(e);
         break;
       case Stage::kFooter:
         r = StepFooter(e);
         break;
       case Stage::kDeviceScan:
         r = StepDeviceScan(e);
+        break;
+      case Stage::kDeviceWalk:
+        r = StepDeviceWalk(e);
         break;
       case Stage::kCommand:
         r = StepCommand(e);
@@ -690,6 +711,21 @@ QevmParser::Impl::StepResult QevmParser::Impl::StepSectionHeader(QevmEvent* e) {
   if (section_.is_ram) {
     if (StepResult r = BeginRamSection(); r.has_value()) return r;
     stage_ = Stage::kRam;
+  } else if (const VmdescDevice* d = Described(); d != nullptr) {
+    if (d->version != section_.version_id) {
+      return Fail(Code::kBadVmdesc, item_offset_,
+                  "the vmdesc describes " + Quoted(section_.idstr) + " instance " +
+                      std::to_string(section_.instance_id) + " as version " +
+                      std::to_string(d->version) + " but section " +
+                      std::to_string(section_.section_id) + " is version " +
+                      std::to_string(section_.version_id));
+    }
+    // Walking needs no footer to find the end, so this works without footers too.
+    section_.described = true;
+    walk_ = d;
+    walk_index_ = 0;
+    walk_left_ = 0;
+    stage_ = Stage::kDeviceWalk;
   } else {
     if (footers_ == false) {
       return Fail(Code::kBadSection, item_offset_,
@@ -754,7 +790,7 @@ QevmParser::Impl::StepResult QevmParser::Impl::StepRam(QevmEvent* e) {
           const size_t rest = d.TakeRemaining().size();
           Consume(decoder_span_ - rest);
           decoder_fed_ = false;
-          stage_ = Stage::kAfterRam;
+          stage_ = Stage::kAfterPayload;
         }
         return Emit(e, QevmEventKind::kRamRecord, record_.stream_offset, end);
       }
@@ -789,7 +825,7 @@ QevmParser::Impl::StepResult QevmParser::Impl::StepRam(QevmEvent* e) {
   }
 }
 
-QevmParser::Impl::StepResult QevmParser::Impl::StepAfterRam(QevmEvent* e) {
+QevmParser::Impl::StepResult QevmParser::Impl::StepAfterPayload(QevmEvent* e) {
   if (!footers_.has_value()) {
     // Auto-detect: 0x7e is no record type, so the byte after the first section decides.
     const std::byte* p;
@@ -947,6 +983,92 @@ QevmParser::Impl::Avail QevmParser::Impl::PlausibleAfterFooter(bool* yes) {
     default:
       return Avail::kOk;
   }
+}
+
+// With a vmdesc the section's layout is known: each field takes the bytes QEMU measured while
+// saving it, each subsection announces itself with 0x05, its name and version. Nothing is
+// guessed, so a disagreement is reported where it happens instead of resynchronising past it.
+QevmParser::Impl::StepResult QevmParser::Impl::StepDeviceWalk(QevmEvent* e) {
+  const std::string who =
+      Quoted(section_.idstr) + " (section " + std::to_string(section_.section_id) + ")";
+  const std::byte* p;
+  if (walk_index_ == walk_->items.size()) {
+    // QEMU writes only the subsections it needs and lists exactly those, so one more here
+    // means the vmdesc is not this stream's.
+    const Avail a = Ensure(1, &p);
+    if (a == Avail::kNeedInput) return QevmStep::kNeedInput;
+    if (a == Avail::kOk && static_cast<uint8_t>(p[0]) == kQevmSubsection) {
+      return Fail(Code::kBadVmdesc, position_,
+                  "device section " + who + " has a subsection at offset " +
+                      std::to_string(position_) + " that the vmdesc does not list");
+    }
+    stage_ = Stage::kAfterPayload;  // footer, or the next record without footers
+    return std::nullopt;
+  }
+  const VmdescItem& item = walk_->items[walk_index_];
+  if (item.kind == VmdescItem::Kind::kSubsection) {
+    item_offset_ = position_;
+    const std::string what = "subsection " + Quoted(item.path) + " of " + who;
+    Avail a = Ensure(2, &p);
+    if (a == Avail::kNeedInput) return QevmStep::kNeedInput;
+    if (a != Avail::kOk) return Short(a, item_offset_, what);
+    if (static_cast<uint8_t>(p[0]) != kQevmSubsection) {
+      return Fail(Code::kBadVmdesc, item_offset_,
+                  "the vmdesc lists " + what + " at offset " + std::to_string(item_offset_) +
+                      " but the stream has byte " + Hex(static_cast<uint8_t>(p[0])) +
+                      " (expected 0x05)");
+    }
+    const size_t len = static_cast<uint8_t>(p[1]);
+    a = Ensure(2 + len + 4, &p);
+    if (a == Avail::kNeedInput) return QevmStep::kNeedInput;
+    if (a != Avail::kOk) return Short(a, item_offset_, what);
+    const std::string_view name = AsString(p + 2, len);
+    const uint32_t version = LoadBe32(p + 2 + len);
+    if (name != item.path || version != item.version) {
+      return Fail(Code::kBadVmdesc, item_offset_,
+                  "the vmdesc lists " + what + " version " + std::to_string(item.version) +
+                      " but the stream has subsection " + Quoted(name) + " version " +
+                      std::to_string(version));
+    }
+    Consume(2 + len + 4);
+    Emit(e, QevmEventKind::kDeviceSubsection, item_offset_, position_);
+    ++walk_index_;
+    return QevmStep::kEvent;
+  }
+  // Fields up to this size are handed out as one view; bigger ones (old-style "data" buffers)
+  // pass through without being gathered, so memory stays bounded by the chunk size.
+  constexpr uint64_t kMaxFieldView = 64 << 10;
+  const std::string what = "device field " + Quoted(item.path) + " of " + who;
+  if (item.bytes <= kMaxFieldView) {
+    item_offset_ = position_;
+    const Avail a = Ensure(item.bytes, &p);
+    if (a == Avail::kNeedInput) return QevmStep::kNeedInput;
+    if (a != Avail::kOk) return Short(a, item_offset_, what);
+    const std::span<const std::byte> payload(p, item.bytes);
+    Consume(item.bytes);
+    Emit(e, QevmEventKind::kDeviceField, item_offset_, position_);
+    e->payload = payload;
+    ++walk_index_;
+    return QevmStep::kEvent;
+  }
+  if (walk_left_ == 0) {
+    item_offset_ = position_;
+    walk_left_ = item.bytes;
+  }
+  while (walk_left_ > 0) {
+    std::span<const std::byte> span = Contiguous();
+    if (span.empty()) {
+      if (position_ == limit()) return Short(Avail::kPastLimit, item_offset_, what);
+      if (end_of_input_) return Short(Avail::kEndOfInput, item_offset_, what);
+      return QevmStep::kNeedInput;
+    }
+    const size_t n = static_cast<size_t>(std::min<uint64_t>(span.size(), walk_left_));
+    Consume(n);
+    walk_left_ -= n;
+  }
+  Emit(e, QevmEventKind::kDeviceField, item_offset_, position_);
+  ++walk_index_;
+  return QevmStep::kEvent;
 }
 
 // ---- Commands ----------------------------------------------------------------------------

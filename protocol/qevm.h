@@ -1,8 +1,10 @@
 // Streaming parser for a whole savevm / migration file ("QEVM" envelope, spec section 2):
 // header, configuration, commands, sections with footers, EOF and the vmdesc. RAM sections go
 // through one Decoder + Loader for the whole file, so CONTINUE state carries across sections.
-// Device sections are skipped by footer resync, since the vmdesc that could describe them
-// arrives only at the end of the stream. Never seeks: works on a pipe or socket.
+// Device (FULL) sections are walked field by field when QevmOptions::vmdesc describes them (a
+// seekable file's caller reads the vmdesc from the end first: vmdesc.h); otherwise they are
+// skipped by footer resync, and the kDeviceSkipped event says so. Never seeks: works on a pipe
+// or socket.
 //
 //   QevmParser p(options, &memory);
 //   p.Feed(chunk, /*end_of_input=*/last);
@@ -36,6 +38,7 @@
 #include "protocol/error.h"
 #include "protocol/loader.h"
 #include "protocol/records.h"
+#include "protocol/vmdesc.h"
 
 namespace ramstream::protocol {
 
@@ -103,6 +106,10 @@ struct QevmOptions {
   // Destination blocks whose page size differs from the host's. Their MEM_SIZE entries carry
   // a page_size field, but only after a 16-byte POSTCOPY_ADVISE (spec section 3.3).
   std::vector<std::string> page_size_blocks;
+  // Device sections to walk with this description instead of by footer resync. A described
+  // section whose bytes disagree with it (a subsection name or version, one more subsection,
+  // no footer where the walk ends) is Code::kBadVmdesc / kMissingFooter at that byte.
+  std::shared_ptr<const Vmdesc> vmdesc;
 };
 
 // One section header as read, with PART/END completed from the START with the same id.
@@ -112,21 +119,25 @@ struct QevmSection {
   std::string idstr;
   uint32_t instance_id = 0;
   uint32_t version_id = 0;
-  uint64_t offset = 0;  // absolute offset of the section header
-  bool is_ram = false;  // "ram", instance 0: its payload went to the decoder
+  uint64_t offset = 0;     // absolute offset of the section header
+  bool is_ram = false;     // "ram", instance 0: its payload went to the decoder
+  bool described = false;  // a device section walked with QevmOptions::vmdesc
 };
 
 enum class QevmEventKind : uint8_t {
-  kHeader,         // magic and version 3 read
-  kConfiguration,  // configuration: parser.configuration()
-  kCommand,        // command, payload; PACKAGED: inner events follow at depth + 1
-  kPackageEnd,     // the PACKAGED payload that started at `offset` is complete
-  kSectionBegin,   // section header [offset, end_offset) read: section
-  kRamRecord,      // record decoded and applied to guest memory: record, section
-  kDeviceSkipped,  // payload [offset, end_offset) of a non-RAM section skipped: text says how
-  kSectionEnd,     // section complete, footer included: [offset, end_offset)
-  kEof,            // QEMU_VM_EOF
-  kVmdesc,         // VMDESCRIPTION: text is the JSON, already validated
+  kHeader,            // magic and version 3 read
+  kConfiguration,     // configuration: parser.configuration()
+  kCommand,           // command, payload; PACKAGED: inner events follow at depth + 1
+  kPackageEnd,        // the PACKAGED payload that started at `offset` is complete
+  kSectionBegin,      // section header [offset, end_offset) read: section
+  kRamRecord,         // record decoded and applied to guest memory: record, section
+  kDeviceSkipped,     // payload [offset, end_offset) of a non-RAM section skipped: text says how
+  kDeviceField,       // a described device field [offset, end_offset): item, payload (its bytes,
+                      // empty when over 64 KiB)
+  kDeviceSubsection,  // a described subsection header [offset, end_offset): item
+  kSectionEnd,        // section complete, footer included: [offset, end_offset)
+  kEof,               // QEMU_VM_EOF
+  kVmdesc,            // VMDESCRIPTION: text is the JSON, already validated
 };
 
 std::string_view QevmEventKindName(QevmEventKind kind);
@@ -141,6 +152,7 @@ struct QevmEvent {
   const Record* record = nullptr;
   uint16_t command = 0;
   std::span<const std::byte> payload;  // command payload (PACKAGED: the be32 length only)
+  const VmdescItem* item = nullptr;    // kDeviceField, kDeviceSubsection
   std::string_view text;
 };
 

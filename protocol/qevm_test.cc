@@ -16,6 +16,7 @@
 #include "protocol/qevm_writer.h"
 #include "protocol/testing/matchers.h"
 #include "protocol/testing/streams.h"
+#include "protocol/vmdesc.h"
 
 namespace ramstream::protocol {
 namespace {
@@ -84,6 +85,12 @@ std::string Describe(const QevmEvent& e) {
   }
   if (e.kind == QevmEventKind::kCommand) {
     s += " cmd" + std::to_string(e.command) + " len" + std::to_string(e.payload.size());
+  }
+  if (e.item != nullptr) {
+    uint64_t sum = 0;
+    for (std::byte b : e.payload) sum = sum * 31 + static_cast<uint8_t>(b);
+    s += " item['" + e.item->path + "' " + e.item->type + " " + std::to_string(e.item->bytes) +
+         " view" + std::to_string(e.payload.size()) + ":" + Hex(sum) + "]";
   }
   if (!e.text.empty()) s += " text[" + std::string(e.text) + "]";
   return s;
@@ -1048,6 +1055,291 @@ TEST(QevmParserTest, FeedBeforeTheInputIsDrainedIsAnInternalError) {
   parser.Feed(t.bytes, true);
   EXPECT_EQ(parser.Next(&e), QevmStep::kError);
   EXPECT_THAT(parser.error(), HasError(Code::kInternal, 8));
+}
+
+// ---- Walking device sections with the vmdesc ----------------------------------------------
+
+// A "cpu" section with fields, a subsection holding a nested one, and a "big" section with one
+// field larger than the parser's view limit, both described; "misc" is not described.
+constexpr char kCpuVmdesc[] =
+    R"({"page_size":4096,"devices":[)"
+    R"({"name":"cpu","instance_id":0,"vmsd_name":"cpu","version":12,"fields":[)"
+    R"({"name":"a","type":"uint32","size":4},)"
+    R"({"name":"regs","array_len":2,"type":"uint64","size":8},)"
+    R"({"name":"seg","index":1,"type":"struct","size":3,"struct":{"vmsd_name":"seg","version":1,)"
+    R"("fields":[{"name":"b","type":"uint8","size":1}]}}],)"
+    R"("subsections":[{"vmsd_name":"cpu/sub","version":1,"fields":[)"
+    R"({"name":"x","type":"uint16","size":2}],)"
+    R"("subsections":[{"vmsd_name":"cpu/sub/deep","version":3,"fields":[)"
+    R"({"name":"y","type":"uint8","size":1}]}]}]},)"
+    R"({"name":"big","instance_id":1,"vmsd_name":"big","version":1,"fields":[)"
+    R"({"name":"data","type":"buffer","size":100000}]}]})";
+
+struct Described {
+  Bytes bytes;
+  uint64_t cpu = 0, cpu_payload = 0, sub = 0, deep = 0, cpu_footer = 0, big = 0, big_payload = 0,
+           big_footer = 0, misc = 0;
+};
+
+void WriteSubsection(QevmWriter& w, std::string_view name, uint32_t version) {
+  Bytes h = {std::byte{kQevmSubsection}, std::byte(name.size())};
+  for (char c : name) h.push_back(std::byte(c));
+  for (int i = 3; i >= 0; --i) h.push_back(std::byte(version >> (8 * i)));
+  w.WriteRaw(h);
+}
+
+Described DescribedFile(std::string_view vmdesc = kCpuVmdesc, bool footers = true) {
+  Described d;
+  QevmWriter w(&d.bytes);
+  w.WriteHeader();
+  if (footers) w.WriteConfiguration(Config());
+  auto footer = [&](uint32_t id) {
+    if (footers) w.WriteFooter(id);
+  };
+  w.WriteSectionStart(2, "ram", 0, 4);
+  w.WriteRaw(Ram([](StreamBuilder& b) { b.MemSize({{"pc.ram", 16 * kPageSize}}).Eos(); }));
+  footer(2);
+  d.cpu = w.size();
+  w.WriteSectionFull(5, "cpu", 0, 12);
+  d.cpu_payload = w.size();
+  w.WriteRaw(ToBytes(std::string("\x01\x02\x03\x04", 4)));  // a
+  w.WriteRaw(ToBytes(std::string(16, '\x7e')));             // regs: footer-like
+  w.WriteRaw(ToBytes(std::string("\x05\x06\x07", 3)));      // seg[1]
+  d.sub = w.size();
+  WriteSubsection(w, "cpu/sub", 1);
+  w.WriteRaw(ToBytes(std::string("\xff\xfe", 2)));  // x
+  d.deep = w.size();
+  WriteSubsection(w, "cpu/sub/deep", 3);
+  w.WriteRaw(ToBytes(std::string("\x09", 1)));  // y
+  d.cpu_footer = w.size();
+  footer(5);
+  d.big = w.size();
+  w.WriteSectionFull(6, "big", 1, 1);
+  d.big_payload = w.size();
+  w.WriteRaw(Bytes(100000, std::byte{0x7e}));
+  d.big_footer = w.size();
+  footer(6);
+  if (footers) {
+    d.misc = w.size();
+    w.WriteSectionFull(7, "misc", 0, 1);
+    w.WriteRaw(Bytes(3, std::byte{1}));
+    footer(7);
+  }
+  w.WriteEof();
+  w.WriteVmdesc(vmdesc);
+  return d;
+}
+
+QevmOptions WithVmdesc(std::string_view json) {
+  QevmOptions o;
+  Result<Vmdesc> d = ParseVmdesc(json);
+  EXPECT_THAT(d.error(), IsOk());
+  if (d.ok()) o.vmdesc = std::make_shared<const Vmdesc>(std::move(d.value()));
+  return o;
+}
+
+TEST(VmdescTest, FlattensFieldsAndSubsectionsInStreamOrder) {
+  Result<Vmdesc> d = ParseVmdesc(kCpuVmdesc);
+  ASSERT_THAT(d.error(), IsOk());
+  EXPECT_EQ(d->page_size, 4096u);
+  const VmdescDevice* cpu = d->Find("cpu", 0);
+  ASSERT_NE(cpu, nullptr);
+  EXPECT_EQ(d->Find("cpu", 1), nullptr);
+  std::vector<std::string> items;
+  for (const VmdescItem& i : cpu->items) {
+    items.push_back(i.path + ":" + i.type + ":" + std::to_string(i.bytes) + ":d" +
+                    std::to_string(i.depth) + ":v" + std::to_string(i.version));
+  }
+  EXPECT_THAT(items,
+              ElementsAre("a:uint32:4:d0:v0", "regs[0..2):uint64:16:d0:v0", "seg[1]:struct:3:d0:v0",
+                          "cpu/sub::0:d1:v1", "cpu/sub.x:uint16:2:d1:v0", "cpu/sub/deep::0:d2:v3",
+                          "cpu/sub/deep.y:uint8:1:d2:v0"));
+  // 4 + 16 + 3 fields, 2 + 1, subsection headers of 2 + 7 + 4 and 2 + 12 + 4 bytes.
+  EXPECT_EQ(cpu->total_bytes, 4u + 16 + 3 + 2 + 1 + 13 + 18);
+  EXPECT_EQ(cpu->version, 12u);
+  EXPECT_EQ(d->Find("big", 1)->total_bytes, 100000u);
+}
+
+TEST(VmdescTest, ErrorsNameTheJsonPath) {
+  struct Case {
+    const char* json;
+    Code code;
+    const char* message;
+  };
+  const Case cases[] = {
+      {"{", Code::kBadVmdesc, "VMDESCRIPTION is not valid JSON"},
+      {"[]", Code::kBadVmdesc, "VMDESCRIPTION is not an object"},
+      {R"({"devices":{}})", Code::kBadVmdesc, R"(VMDESCRIPTION "devices" is not an array)"},
+      {R"({"devices":[{"name":"t","instance_id":0,"vmsd_name":"t","version":1,)"
+       R"("fields":[{"name":"a","size":1},{"name":"b","size":-1}]}]})",
+       Code::kBadVmdesc,
+       "VMDESCRIPTION devices[0].fields[1].size is missing or not an integer in 0..2^32-1"},
+      {R"({"devices":[{"name":"t","instance_id":0,"version":1}]})", Code::kBadVmdesc,
+       "VMDESCRIPTION devices[0].vmsd_name is missing or not a string"},
+      {R"({"devices":[{"name":"t","instance_id":0,"vmsd_name":"t","version":1,)"
+       R"("fields":[{"name":"a","size":1,"array_len":0}]}]})",
+       Code::kBadVmdesc,
+       "VMDESCRIPTION devices[0].fields[0].array_len is 0 (QEMU lists no "
+       "empty array)"},
+      {R"({"devices":[{"name":"t","instance_id":0,"vmsd_name":"t","version":1},)"
+       R"({"name":"t","instance_id":0,"vmsd_name":"t","version":1}]})",
+       Code::kBadVmdesc, "VMDESCRIPTION devices[1] describes t instance 0 a second time"},
+      {R"({"devices":[{"name":"t","instance_id":0,"vmsd_name":"t","version":1,)"
+       R"("fields":[{"name":"a","size":4294967295,"array_len":4294967295}]}]})",
+       Code::kLimitExceeded, "VMDESCRIPTION device t takes more than 1073741824 bytes"},
+  };
+  for (const Case& c : cases) {
+    Result<Vmdesc> d = ParseVmdesc(c.json, 77);
+    EXPECT_THAT(d.error(), HasError(c.code, 77)) << c.json;
+    EXPECT_EQ(d.error().message, c.message) << c.json;
+  }
+}
+
+TEST(VmdescTest, FindsTheTrailingRecordByItsLength) {
+  const Described d = DescribedFile();
+  const auto json = FindTrailingVmdesc(d.bytes);
+  ASSERT_TRUE(json.has_value());
+  EXPECT_EQ(*json, kCpuVmdesc);
+  // Any suffix that still holds the EOF byte finds it too; one without it does not.
+  const size_t n = std::strlen(kCpuVmdesc);
+  EXPECT_EQ(FindTrailingVmdesc(std::span(d.bytes).last(n + 6)), json);
+  EXPECT_EQ(FindTrailingVmdesc(std::span(d.bytes).last(n + 5)), std::nullopt);
+  // A file without a vmdesc, or with one more byte at the end, has none.
+  EXPECT_EQ(FindTrailingVmdesc({}), std::nullopt);
+  Bytes extra = d.bytes;
+  extra.push_back(std::byte{'}'});
+  EXPECT_EQ(FindTrailingVmdesc(extra), std::nullopt);
+  EXPECT_EQ(FindTrailingVmdesc(NoFooterFile()), std::nullopt);
+}
+
+TEST(QevmWalkTest, DescribedSectionsAreWalkedFieldByField) {
+  const Described d = DescribedFile();
+  const Outcome o = ParseEveryChunking(d.bytes, WithVmdesc(kCpuVmdesc));
+  ASSERT_THAT(o.error, IsOk());
+  EXPECT_EQ(o.last, QevmStep::kEnd);
+  using K = QevmEventKind;
+  EXPECT_THAT(o.kinds, ElementsAre(K::kHeader, K::kConfiguration,                   //
+                                   K::kSectionBegin, K::kRamRecord, K::kRamRecord,  //
+                                   K::kSectionEnd,                                  //
+                                   K::kSectionBegin, K::kDeviceField, K::kDeviceField,
+                                   K::kDeviceField, K::kDeviceSubsection, K::kDeviceField,
+                                   K::kDeviceSubsection, K::kDeviceField, K::kSectionEnd,  //
+                                   K::kSectionBegin, K::kDeviceField, K::kSectionEnd,      //
+                                   K::kSectionBegin, K::kDeviceSkipped, K::kSectionEnd,    //
+                                   K::kEof, K::kVmdesc));
+  const std::string cpu = " sec[t4 id5 'cpu' i0 v12 @" + std::to_string(d.cpu) + "]";
+  auto at = [](uint64_t from, uint64_t to) {
+    return " @" + std::to_string(from) + ".." + std::to_string(to) + " d0";
+  };
+  const uint64_t p = d.cpu_payload;
+  EXPECT_EQ(o.events[7], "device_field" + at(p, p + 4) + cpu + " item['a' uint32 4 view4:" +
+                             Hex(((1 * 31 + 2) * 31 + 3) * 31 + 4) + "]");
+  EXPECT_EQ(o.events[10],
+            "device_subsection" + at(d.sub, d.sub + 13) + cpu + " item['cpu/sub'  0 view0:0]");
+  EXPECT_EQ(o.events[12], "device_subsection" + at(d.deep, d.deep + 18) + cpu +
+                              " item['cpu/sub/deep'  0 view0:0]");
+  EXPECT_EQ(o.events[14], "section_end" + at(d.cpu, d.cpu_footer + 5) + cpu);
+  // Over the view limit: the field passes without a view.
+  EXPECT_EQ(o.events[16], "device_field" + at(d.big_payload, d.big_footer) +
+                              " sec[t4 id6 'big' i1 v1 @" + std::to_string(d.big) +
+                              "] item['data' buffer 100000 view0:0]");
+}
+
+TEST(QevmWalkTest, SectionBeginSaysWhichSectionsAreDescribed) {
+  const Described d = DescribedFile();
+  GuestMemory memory;
+  QevmParser parser(WithVmdesc(kCpuVmdesc), &memory);
+  parser.Feed(d.bytes, true);
+  std::vector<std::string> seen;
+  QevmEvent e;
+  while (parser.Next(&e) == QevmStep::kEvent) {
+    if (e.kind == QevmEventKind::kSectionBegin) {
+      seen.push_back(e.section->idstr + (e.section->described ? "+" : "-"));
+    }
+    if (e.kind == QevmEventKind::kDeviceField && e.item->path == "a") {
+      EXPECT_EQ(e.payload.size(), 4u);
+      EXPECT_EQ(e.payload[3], std::byte{4});
+    }
+  }
+  EXPECT_THAT(parser.error(), IsOk());
+  EXPECT_THAT(seen, ElementsAre("ram-", "cpu+", "big+", "misc-"));
+}
+
+TEST(QevmWalkTest, WalkingNeedsNoFooters) {
+  const Described d = DescribedFile(kCpuVmdesc, /*footers=*/false);
+  QevmOptions o = WithVmdesc(kCpuVmdesc);
+  const Outcome out = ParseEveryChunking(d.bytes, o);
+  EXPECT_THAT(out.error, IsOk());
+  EXPECT_EQ(out.footers, std::optional<bool>(false));
+  // Without the vmdesc the same file cannot be read past the first device section.
+  EXPECT_THAT(ParseError(d.bytes), HasError(Code::kBadSection, d.cpu));
+}
+
+std::string Replace(std::string s, std::string_view from, std::string_view to) {
+  const size_t at = s.find(from);
+  EXPECT_NE(at, std::string::npos) << from;
+  return s.replace(at, from.size(), to);
+}
+
+TEST(QevmWalkTest, SubsectionNameOrVersionDisagreeing) {
+  const Described d = DescribedFile();
+  const std::string renamed = Replace(kCpuVmdesc, "cpu/sub/deep", "cpu/sub/other");
+  Error e = ParseError(d.bytes, WithVmdesc(renamed));
+  EXPECT_THAT(e, HasError(Code::kBadVmdesc, d.deep));
+  EXPECT_EQ(e.message,
+            "the vmdesc lists subsection 'cpu/sub/other' of 'cpu' (section 5) version 3 but the "
+            "stream has subsection 'cpu/sub/deep' version 3");
+  const std::string bumped =
+      Replace(kCpuVmdesc, R"("cpu/sub","version":1)", R"("cpu/sub","version":2)");
+  EXPECT_THAT(ParseError(d.bytes, WithVmdesc(bumped)), HasError(Code::kBadVmdesc, d.sub));
+}
+
+TEST(QevmWalkTest, SubsectionTheVmdescDoesNotList) {
+  const Described d = DescribedFile();
+  const std::string fewer = Replace(kCpuVmdesc,
+                                    R"(,"subsections":[{"vmsd_name":"cpu/sub/deep",)"
+                                    R"("version":3,"fields":[{"name":"y","type":)"
+                                    R"("uint8","size":1}]}])",
+                                    "");
+  const Error e = ParseError(d.bytes, WithVmdesc(fewer));
+  EXPECT_THAT(e, HasError(Code::kBadVmdesc, d.deep));
+  EXPECT_THAT(e.message, HasSubstr("has a subsection at offset " + std::to_string(d.deep) +
+                                   " that the vmdesc does not list"));
+}
+
+TEST(QevmWalkTest, FieldSizesDisagreeing) {
+  const Described d = DescribedFile();
+  // One byte short: the walk expects the subsection where a field byte is.
+  const std::string shorter =
+      Replace(kCpuVmdesc, R"("type":"uint32","size":4)", R"("type":"uint32","size":3)");
+  Error e = ParseError(d.bytes, WithVmdesc(shorter));
+  EXPECT_THAT(e, HasError(Code::kBadVmdesc, d.sub - 1));
+  EXPECT_THAT(e.message, HasSubstr("but the stream has byte 0x7 (expected 0x05)"));
+  // One byte long at the end: the footer is missing where the walk ends.
+  const std::string longer = Replace(kCpuVmdesc, R"("name":"y","type":"uint8","size":1)",
+                                     R"("name":"y","type":"uint8","size":2)");
+  e = ParseError(d.bytes, WithVmdesc(longer));
+  EXPECT_THAT(e, HasError(Code::kMissingFooter, d.cpu_footer + 1));
+}
+
+TEST(QevmWalkTest, SectionVersionOtherThanTheVmdescs) {
+  const Described d = DescribedFile();
+  const std::string other =
+      Replace(kCpuVmdesc, R"("vmsd_name":"cpu","version":12)", R"("vmsd_name":"cpu","version":11)");
+  const Error e = ParseError(d.bytes, WithVmdesc(other));
+  EXPECT_THAT(e, HasError(Code::kBadVmdesc, d.cpu));
+  EXPECT_EQ(e.message,
+            "the vmdesc describes 'cpu' instance 0 as version 11 but section 5 is version 12");
+}
+
+TEST(QevmWalkTest, InputEndingInsideAWalkedField) {
+  const Described d = DescribedFile();
+  const QevmOptions o = WithVmdesc(kCpuVmdesc);
+  Error e = ParseError(std::span(d.bytes).first(d.big_payload + 5000), o);
+  EXPECT_THAT(e, HasError(Code::kTruncated, d.big_payload));
+  EXPECT_THAT(e.message, HasSubstr("inside the device field 'data' of 'big' (section 6)"));
+  e = ParseError(std::span(d.bytes).first(d.cpu_payload + 2), o);
+  EXPECT_THAT(e, HasError(Code::kTruncated, d.cpu_payload));
 }
 
 }  // namespace
