@@ -18,6 +18,7 @@
 
 #include "cli/commands.h"
 #include "cli/io.h"
+#include "protocol/decoder.h"
 #include "protocol/splice.h"
 
 namespace ramstream::cli {
@@ -50,6 +51,14 @@ std::string ClassifyQemuError(const std::string& text) {
       {"Size too large", "block_size_mismatch"},
       {"Found a zero page with value", "bad_zero_fill"},
       {"Input/output error", "truncated"},
+      // The envelope (savevm.c).
+      {"Not a migration stream", "bad_magic"},
+      {"SaveVM v2 format is obsolete", "unsupported_version"},
+      {"Unsupported migration stream version", "unsupported_version"},
+      {"unsupported version", "unsupported_version"},
+      {"Unknown savevm section", "bad_section"},
+      {"Missing section footer", "missing_footer"},
+      {"Mismatched section id in footer", "missing_footer"},
   };
   for (const auto& [needle, code] : kMap) {
     if (text.find(needle) != std::string::npos) return code;
@@ -103,6 +112,22 @@ QemuVerdict RunQemuLoad(const QemuDiffArgs& a, const fs::path& stream, const fs:
   return v;
 }
 
+// Whether the bare RAM stream ends inside a record or after a record other than EOS: a source
+// that died mid-section (the decoder's view, before any loader rule).
+bool EndsInsideASection(std::span<const std::byte> raw) {
+  protocol::DecoderOptions o;
+  o.dialect = protocol::Dialect::Qemu72();
+  protocol::Decoder d(o);
+  d.Feed(raw, true);
+  protocol::Record r;
+  protocol::Step s;
+  bool last_eos = false;
+  while ((s = d.Next(&r)) == protocol::Step::kRecord)
+    last_eos = r.kind == protocol::RecordKind::kEos;
+  if (s == protocol::Step::kError) return d.error().code == protocol::Code::kTruncated;
+  return !last_eos;
+}
+
 int RunQemuDiff(const QemuDiffArgs& a) {
   std::vector<std::byte> tmpl;
   std::string err;
@@ -138,16 +163,28 @@ int RunQemuDiff(const QemuDiffArgs& a) {
     // A QEVM file is used as it is (it must come from the same machine and devices as the
     // template); a bare RAM stream is cut at its EOS records and spliced into the template.
     static constexpr unsigned char kMagic[4] = {'Q', 'E', 'V', 'M'};
-    const bool is_qevm = raw.size() >= 4 && std::memcmp(raw.data(), kMagic, 4) == 0;
+    // A .mig file is a QEVM file even when its magic is broken (that is what it tests).
+    const bool is_qevm = (raw.size() >= 4 && std::memcmp(raw.data(), kMagic, 4) == 0) ||
+                         fs::path(path).extension() == ".mig";
     std::vector<protocol::ByteVector> payloads;
+    bool truncated = false;
     if (!is_qevm) {
       payloads = protocol::SplitAtEos(raw, protocol::Dialect::Qemu72());
       // A stream with no EOS at all still becomes a START (whose payload never ends) and an
       // empty END; both loaders then read section framing as RAM records and fail.
       while (payloads.size() < 2) payloads.emplace_back();
+      truncated = EndsInsideASection(raw);
     }
+    uint64_t end_payload_end = 0;
     protocol::Result<protocol::ByteVector> spliced =
-        is_qevm ? protocol::Result<protocol::ByteVector>(raw) : protocol::SpliceRam(tmpl, payloads);
+        is_qevm ? protocol::Result<protocol::ByteVector>(raw)
+                : protocol::SpliceRam(tmpl, payloads, &end_payload_end);
+    if (spliced.ok() && truncated) {
+      // A stream that ends inside a record (or before its final EOS) is a migration whose
+      // source died there: the file ends there too, so both loaders meet the end of input
+      // where the stream does, not the footer bytes that would follow.
+      spliced.value().resize(end_payload_end);
+    }
     if (!spliced.ok()) {
       std::fprintf(stderr, "qemu-diff: %s: %s\n", path.c_str(), spliced.error().ToString().c_str());
       ++infra;

@@ -15,7 +15,8 @@ namespace {
 constexpr uint32_t kRamSectionId = 2;
 
 void WriteRamSections(QevmWriter& w, uint32_t id, uint32_t version, bool footers,
-                      std::span<const ByteVector> payloads, bool start_part) {
+                      std::span<const ByteVector> payloads, bool start_part,
+                      uint64_t* end_payload_end = nullptr) {
   // start_part: the START and PARTs (payloads[0 .. n-2]); else the END (payloads[n-1]).
   const size_t n = payloads.size();
   if (start_part) {
@@ -30,6 +31,7 @@ void WriteRamSections(QevmWriter& w, uint32_t id, uint32_t version, bool footers
   } else if (n >= 2) {
     w.WriteSectionEnd(id);
     w.WriteRaw(payloads[n - 1]);
+    if (end_payload_end != nullptr) *end_payload_end = w.size();
     if (footers) w.WriteFooter(id);
   }
 }
@@ -85,8 +87,8 @@ std::vector<ByteVector> SplitAtEos(std::span<const std::byte> ram, const Dialect
   return out;
 }
 
-Result<ByteVector> SpliceRam(std::span<const std::byte> tmpl,
-                             std::span<const ByteVector> payloads) {
+Result<ByteVector> SpliceRam(std::span<const std::byte> tmpl, std::span<const ByteVector> payloads,
+                             uint64_t* end_payload_end) {
   if (payloads.size() < 2) {
     return Error{Code::kBadSection, 0, "a RAM stream needs a START and an END payload"};
   }
@@ -129,7 +131,8 @@ Result<ByteVector> SpliceRam(std::span<const std::byte> tmpl,
   for (const Range& r : ranges) {
     w.WriteRaw(tmpl.subspan(pos, r.begin - pos));
     if (r.type != kQevmSectionPart) {
-      WriteRamSections(w, id, version, footers, payloads, r.type == kQevmSectionStart);
+      WriteRamSections(w, id, version, footers, payloads, r.type == kQevmSectionStart,
+                       end_payload_end);
     }
     pos = r.end;
   }
