@@ -163,10 +163,14 @@ std::byte* GuestMemory::PageForWrite(uint32_t block, uint64_t offset) {
   // Page tables count against the limit too: one page at the end of a 2^46-byte block would
   // otherwise grow a 128 MiB leaf table unseen.
   if (leaf >= b.leaves.size()) {
-    const size_t old_cap = b.leaves.capacity();
-    const size_t new_cap = std::max<size_t>(leaf + 1, 2 * old_cap);
-    if (new_cap > old_cap && !Charge((new_cap - old_cap) * sizeof(b.leaves[0]))) return nullptr;
-    b.leaves.reserve(new_cap);
+    // Grow (and charge) only past the capacity: doubling on every new leaf would reach 2^32
+    // entries after 32 sequential leaves (128 MiB of guest memory).
+    if (leaf >= b.leaves.capacity()) {
+      const size_t old_cap = b.leaves.capacity();
+      const size_t new_cap = std::max<size_t>(leaf + 1, 2 * old_cap);
+      if (!Charge((new_cap - old_cap) * sizeof(b.leaves[0]))) return nullptr;
+      b.leaves.reserve(new_cap);
+    }
     b.leaves.resize(leaf + 1);
   }
   if (!b.leaves[leaf]) {

@@ -77,6 +77,23 @@ TEST(GuestMemoryTest, PageTablesCountAgainstTheLimit) {
   EXPECT_NE(mem.PageForWrite(0, 0), nullptr);
 }
 
+// Found by `ramstream encode` of a 1 GiB image: the leaf table doubled on every new leaf, so
+// 32 leaves in order asked for 2^32 entries.
+TEST(GuestMemoryTest, WritingLeafAfterLeafGrowsTheTableGeometrically) {
+  GuestMemory mem;
+  constexpr uint64_t kLeafBytes = uint64_t{4} << 20;  // 1024 pages
+  constexpr uint64_t kLeaves = 300;
+  ASSERT_TRUE(mem.AddBlock("pc.ram", kLeaves * kLeafBytes).ok());
+  for (uint64_t leaf = 0; leaf < kLeaves; ++leaf) {
+    std::byte* p = mem.PageForWrite(0, leaf * kLeafBytes);
+    ASSERT_NE(p, nullptr) << leaf;
+    p[0] = std::byte{1};
+  }
+  // 300 pages, 300 leaves of 1024 pointers, and a table of at most 512 pointers.
+  EXPECT_EQ(mem.page_bytes(), kLeaves * 4096);
+  EXPECT_LE(mem.resident_bytes(), kLeaves * (4096 + 1024 * 8) + 512 * 8);
+}
+
 TEST(GuestMemoryTest, ShrinkThenGrowReadsZerosInBothBackings) {
   std::string digests[2];
   for (Backing b : {Backing::kSparse, Backing::kDense}) {
