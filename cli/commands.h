@@ -5,6 +5,10 @@
 
 #include <CLI/CLI.hpp>
 
+namespace ramstream::sim {
+struct ScenarioOverrides;
+}  // namespace ramstream::sim
+
 namespace ramstream::cli {
 
 // Exit codes shared by every subcommand.
@@ -20,6 +24,11 @@ void AddEncodeCommand(CLI::App& app, int* exit_code);
 void AddReplayCommand(CLI::App& app, int* exit_code);
 void AddQemuDiffCommand(CLI::App& app, int* exit_code);
 void AddSimulateCommand(CLI::App& app, int* exit_code);
+void AddSweepCommand(CLI::App& app, int* exit_code);  // also `sweep-merge`
+
+// Registers `ramstream simulate`'s scenario knobs (--ram, --bandwidth, --dirty-rate, ...) on
+// `cmd`, filling `*overrides` (which must outlive the parse); defined in simulate.cc.
+void AddScenarioOverrideFlags(CLI::App* cmd, sim::ScenarioOverrides* overrides);
 
 }  // namespace ramstream::cli
 

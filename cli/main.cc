@@ -13,6 +13,7 @@ int main(int argc, char** argv) {
   ramstream::cli::AddReplayCommand(app, &exit_code);
   ramstream::cli::AddQemuDiffCommand(app, &exit_code);
   ramstream::cli::AddSimulateCommand(app, &exit_code);
+  ramstream::cli::AddSweepCommand(app, &exit_code);
   try {
     app.parse(argc, argv);
   } catch (const CLI::ParseError& e) {

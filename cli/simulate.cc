@@ -73,15 +73,9 @@ int RunSimulate(const SimulateOptions& opts) {
 
 }  // namespace
 
-void AddSimulateCommand(CLI::App& app, int* exit_code) {
-  auto opts = std::make_shared<SimulateOptions>();
-  CLI::App* cmd = app.add_subcommand(
-      "simulate",
-      "Predict a pre-copy live migration: converges or not, total time, downtime, bytes");
-  cmd->add_option("scenario", opts->scenario,
-                  "Scenario file: text format (.textproto) or JSON (.json), schema "
-                  "sim/scenario.proto; default: a built-in 4 GiB database-like guest");
-  sim::ScenarioOverrides& o = opts->overrides;
+// The scenario knobs (--ram, --bandwidth, --dirty-rate, ...), shared with `ramstream sweep`.
+void AddScenarioOverrideFlags(CLI::App* cmd, sim::ScenarioOverrides* overrides) {
+  sim::ScenarioOverrides& o = *overrides;
   // Optional values: CLI11 2.1 has no std::optional support, so each flag fills a string
   // and its callback sets the optional.
   const auto text = [&](const char* name, std::optional<std::string>* field, const char* help) {
@@ -100,17 +94,33 @@ void AddSimulateCommand(CLI::App& app, int* exit_code) {
        "Sender rate limit (QEMU max-bandwidth; 'unlimited'); lifted for the final "
        "stop-and-copy. Default: the policy's (qemu-7.2 128MiB/s, qemu-2010 32MiB/s)");
   text("--downtime-limit", &o.downtime_limit, "Downtime limit (300ms, ...)");
-  text("--workload", &o.workload, "Guest writes: uniform | hotcold | zipf | sequential");
+  text("--workload", &o.workload, "Guest writes: uniform | hotcold | zipf | sequential | trace");
   text("--dirty-rate", &o.dirty_rate, "Page-write rate in bytes/s (250MB/s, 60000pages/s)");
   text("--working-set", &o.working_set,
        "hotcold: hot set size; other workloads: size of the region written");
   number("--hot-fraction", &o.hot_fraction, "hotcold: share of the writes hitting the hot set");
   number("--zipf-s", &o.zipf_s, "zipf: exponent s (default 0.99)");
+  text("--trace", &o.trace,
+       "trace: replay this dirty-page trace file (format: sim/README.md); implies "
+       "--workload trace");
   text("--policy", &o.policy, "Migration policy: ideal | qemu-2010 | qemu-7.2");
   cmd->add_flag("--auto-converge", o.auto_converge, "Enable QEMU auto-converge (qemu-7.2)");
+  text("--xbzrle-cache", &o.xbzrle_cache,
+       "Enable XBZRLE with this page cache size (qemu-7.2; 64MiB is QEMU's default)");
   text("--timeout", &o.timeout, "Give up after this much simulated pre-copy time (default 1h)");
   cmd->add_option_function<uint64_t>(
       "--seed", [&o](uint64_t v) { o.seed = v; }, "Random seed (runs are deterministic)");
+}
+
+void AddSimulateCommand(CLI::App& app, int* exit_code) {
+  auto opts = std::make_shared<SimulateOptions>();
+  CLI::App* cmd = app.add_subcommand(
+      "simulate",
+      "Predict a pre-copy live migration: converges or not, total time, downtime, bytes");
+  cmd->add_option("scenario", opts->scenario,
+                  "Scenario file: text format (.textproto) or JSON (.json), schema "
+                  "sim/scenario.proto; default: a built-in 4 GiB database-like guest");
+  AddScenarioOverrideFlags(cmd, &opts->overrides);
   cmd->add_flag("--json", opts->json, "Print the result as JSON");
   cmd->add_flag("--no-series", opts->no_series, "Leave the per-window time series out");
   cmd->add_flag("--print-scenario", opts->print_scenario,

@@ -6,6 +6,8 @@
 #include <google/protobuf/util/json_util.h>
 
 #include <cmath>
+#include <cstdio>
+#include <filesystem>
 #include <fstream>
 #include <sstream>
 #include <utility>
@@ -13,6 +15,7 @@
 
 #include "protocol/wire_format.h"
 #include "sim/internal/json_locator.h"
+#include "sim/models/trace.h"
 #include "sim/simulate.h"
 #include "sim/units.h"
 
@@ -350,6 +353,12 @@ class Converter {
     if (!error_) error_ = doc_.Locate(MakeError(path, std::move(message)));
     return false;
   }
+  // An error located elsewhere (a trace file and its line).
+  bool Fail(Error error) {
+    if (!error_) error_ = std::move(error);
+    return false;
+  }
+  const ScenarioDocument& doc() const { return doc_; }
   const Error& error() const { return *error_; }
 
  private:
@@ -360,6 +369,18 @@ class Converter {
 std::string At(const std::string& base, int i) { return base + "[" + std::to_string(i) + "]"; }
 
 bool ConvertWriter(Converter& c, const pb::Writer& w, const std::string& path, WriterSpec* out) {
+  if (w.model_case() == pb::Writer::kTrace) {
+    out->kind = WriterKind::kTrace;
+    std::filesystem::path file = w.trace().file();
+    if (file.empty()) return c.Fail(path + ".trace.file", "missing: the trace file");
+    if (file.is_relative() && !c.doc().filename().empty()) {
+      file = std::filesystem::path(c.doc().filename()).parent_path() / file;
+    }
+    Result<Trace> trace = LoadTrace(file.string());
+    if (!trace.ok()) return c.Fail(trace.error());
+    out->trace = std::make_shared<const Trace>(std::move(*trace));
+    return true;
+  }
   if (w.rate().empty()) return c.Fail(path + ".rate", "missing: the writer's page-write rate");
   double bytes_per_s = 0;
   if (!c.Rate(w.rate(), path + ".rate", &bytes_per_s)) return false;
@@ -391,10 +412,11 @@ bool ConvertWriter(Converter& c, const pb::Writer& w, const std::string& path, W
       out->kind = WriterKind::kSequential;
       out->descending = w.sequential().descending();
       return c.PageSize(w.sequential().start(), path + ".sequential.start", &out->start);
+    case pb::Writer::kTrace:  // handled above
     case pb::Writer::MODEL_NOT_SET:
       break;
   }
-  return c.Fail(path, "choose a write model: uniform, hotcold, zipf or sequential");
+  return c.Fail(path, "choose a write model: uniform, hotcold, zipf, sequential or trace");
 }
 
 bool ConvertWriters(Converter& c, const gpb::RepeatedPtrField<pb::Writer>& writers,
@@ -403,6 +425,32 @@ bool ConvertWriters(Converter& c, const gpb::RepeatedPtrField<pb::Writer>& write
     WriterSpec w;
     if (!ConvertWriter(c, writers[i], At(path, i), &w)) return false;
     out->push_back(w);
+  }
+  return true;
+}
+
+// "0-159,200,768-4863": page indices and inclusive ranges (sim/scenario.proto Block).
+bool ParsePageRanges(Converter& c, const std::string& text, const std::string& path,
+                     std::vector<PageRange>* out) {
+  size_t i = 0;
+  while (i < text.size()) {
+    size_t end = text.find(',', i);
+    if (end == std::string::npos) end = text.size();
+    const std::string item = text.substr(i, end - i);
+    unsigned long long first = 0;
+    unsigned long long last = 0;
+    char tail = 0;
+    const int n = std::sscanf(item.c_str(), "%llu-%llu%c", &first, &last, &tail);
+    if (n == 1 && item.find('-') == std::string::npos) {
+      last = first;
+    } else if (n != 2 || item.empty() || item[0] < '0' || item[0] > '9') {
+      return c.Fail(path, "\"" + item + "\": expected a page index or a range FIRST-LAST");
+    }
+    if (last < first || last == ~0ULL) {
+      return c.Fail(path, "\"" + item + "\": the range ends before it starts");
+    }
+    out->push_back(PageRange{first, last + 1});
+    i = end + 1;
   }
   return true;
 }
@@ -429,6 +477,11 @@ bool ConvertGuest(Converter& c, const pb::Guest& g, GuestSpec* out) {
     if (!c.PageSize(b.size(), path + ".size", &bytes)) return false;
     out->blocks.push_back(RamBlockSpec{b.name(), bytes / kPage,
                                        b.has_nonzero_fraction() ? b.nonzero_fraction() : fraction});
+    if (b.has_nonzero_pages()) {
+      std::vector<PageRange> ranges;
+      if (!ParsePageRanges(c, b.nonzero_pages(), path + ".nonzero_pages", &ranges)) return false;
+      out->blocks.back().nonzero_pages = std::move(ranges);
+    }
   }
   if (g.zero_layout().empty() || g.zero_layout() == "spread") {
     out->zero_layout = ZeroLayout::kSpread;
@@ -467,6 +520,9 @@ bool ConvertLink(Converter& c, const pb::Link& l, LinkSpec* out) {
     }
     out->steps.push_back(step);
   }
+  uint64_t buffer = 0;
+  if (!c.Size(l.buffer(), "link.buffer", &buffer)) return false;
+  out->buffer_bytes = static_cast<double>(buffer);
   return c.Duration(l.latency(), "link.latency", &out->latency_s);
 }
 
@@ -495,9 +551,15 @@ bool ConvertMigration(Converter& c, const pb::Migration& m, MigrationSpec* out) 
   if (a.has_max_pct()) ac.max_pct = pct(a.max_pct());
   if (a.has_trigger_threshold_pct()) ac.trigger_threshold_pct = pct(a.trigger_threshold_pct());
   if (!m.machine_type().empty()) out->machine_type = m.machine_type();
+  out->xbzrle.enabled = m.xbzrle().enabled();
+  if (m.xbzrle().has_encoded_bytes()) out->xbzrle.encoded_bytes = m.xbzrle().encoded_bytes();
+  if (!c.Size(m.xbzrle().cache_size(), "migration.xbzrle.cache_size", &out->xbzrle.cache_bytes)) {
+    return false;
+  }
   return c.Duration(m.setup_time(), "migration.setup_time", &out->setup_time_s) &&
          c.Duration(m.resume_time(), "migration.resume_time", &out->resume_time_s) &&
-         c.Size(m.device_state(), "migration.device_state", &out->device_state_bytes);
+         c.Size(m.device_state(), "migration.device_state", &out->device_state_bytes) &&
+         c.Duration(m.page_cost(), "migration.page_cost", &out->page_cost_s);
 }
 
 bool ConvertRun(Converter& c, const pb::Run& r, RunSpec* out) {
@@ -558,6 +620,12 @@ std::optional<Error> ApplyOverrides(const ScenarioOverrides& o, ScenarioDocument
     s.mutable_migration()->mutable_auto_converge()->set_enabled(true);
     doc->MarkOverride("migration.auto_converge", "--auto-converge");
   }
+  if (o.xbzrle_cache) {
+    s.mutable_migration()->mutable_xbzrle()->set_enabled(true);
+    s.mutable_migration()->mutable_xbzrle()->set_cache_size(*o.xbzrle_cache);
+    doc->MarkOverride("migration.xbzrle.cache_size", "--xbzrle-cache");
+    doc->MarkOverride("migration.xbzrle", "--xbzrle-cache");
+  }
   if (o.timeout) {
     s.mutable_run()->set_timeout(*o.timeout);
     doc->MarkOverride("run.timeout", "--timeout");
@@ -565,13 +633,15 @@ std::optional<Error> ApplyOverrides(const ScenarioOverrides& o, ScenarioDocument
   if (o.seed) s.mutable_run()->set_seed(*o.seed);
   if (o.no_series) s.mutable_run()->set_series(false);
 
-  const bool workload = o.workload || o.dirty_rate || o.working_set || o.hot_fraction || o.zipf_s;
+  const bool workload =
+      o.workload || o.dirty_rate || o.working_set || o.hot_fraction || o.zipf_s || o.trace;
   if (!workload) return std::nullopt;
   const std::string flag = o.workload       ? "--workload"
                            : o.dirty_rate   ? "--dirty-rate"
                            : o.working_set  ? "--working-set"
                            : o.hot_fraction ? "--hot-fraction"
-                                            : "--zipf-s";
+                           : o.zipf_s       ? "--zipf-s"
+                                            : "--trace";
   pb::Guest* g = s.mutable_guest();
   if (g->phases_size() > 0 || g->writers_size() > 1) {
     return MakeError(flag,
@@ -579,7 +649,7 @@ std::optional<Error> ApplyOverrides(const ScenarioOverrides& o, ScenarioDocument
                      "single writer (edit the scenario instead)");
   }
   if (g->writers_size() == 0) {
-    if (!o.workload) {
+    if (!o.workload && !o.trace) {
       return MakeError(flag, "the scenario has no writer; choose one with --workload");
     }
     g->add_writers();
@@ -597,11 +667,24 @@ std::optional<Error> ApplyOverrides(const ScenarioOverrides& o, ScenarioDocument
       if (!w->has_zipf()) w->mutable_zipf();
     } else if (k == "sequential") {
       if (!w->has_sequential()) w->mutable_sequential();
+    } else if (k == "trace") {
+      if (!o.trace && !w->has_trace()) return MakeError("--workload", "trace needs --trace FILE");
+      w->mutable_trace();
     } else {
-      return MakeError("--workload",
-                       "unknown workload \"" + k + "\" (use uniform, hotcold, zipf or sequential)");
+      return MakeError("--workload", "unknown workload \"" + k +
+                                         "\" (use uniform, hotcold, zipf, sequential or trace)");
     }
     doc->MarkOverride(path, "--workload");
+  }
+  if (o.trace) {
+    if (o.workload && *o.workload != "trace") {
+      return MakeError("--trace", "needs --workload trace (or no --workload)");
+    }
+    // Relative to the working directory, not to the scenario file.
+    std::error_code ec;
+    const std::filesystem::path abs = std::filesystem::absolute(*o.trace, ec);
+    w->mutable_trace()->set_file(ec ? *o.trace : abs.string());
+    doc->MarkOverride(path + ".trace.file", "--trace");
   }
   if (o.dirty_rate) {
     w->set_rate(*o.dirty_rate);

@@ -38,6 +38,7 @@ class ScenarioDocument {
   static ScenarioDocument Default();
 
   pb::Scenario& message() { return message_; }
+  const std::string& filename() const { return filename_; }
   const pb::Scenario& message() const { return message_; }
 
   // Records that a flag set the field at `path`; errors there name the flag.
@@ -69,13 +70,15 @@ struct ScenarioOverrides {
   std::optional<std::string> max_bandwidth;
   std::optional<std::string> downtime_limit;
   // Workload knobs act on the scenario's single writer (one is created if there is none).
-  std::optional<std::string> workload;  // uniform | hotcold | zipf | sequential
+  std::optional<std::string> workload;  // uniform | hotcold | zipf | sequential | trace
   std::optional<std::string> dirty_rate;
   std::optional<std::string> working_set;  // hotcold: the hot set; others: the region size
   std::optional<double> hot_fraction;
   std::optional<double> zipf_s;
+  std::optional<std::string> trace;  // trace file (implies --workload trace)
   std::optional<std::string> policy;
   bool auto_converge = false;
+  std::optional<std::string> xbzrle_cache;  // turns XBZRLE on with this cache size
   std::optional<std::string> timeout;
   std::optional<uint64_t> seed;
   bool no_series = false;

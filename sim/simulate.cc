@@ -8,6 +8,7 @@
 #include "protocol/wire_format.h"
 #include "sim/engine/engine.h"
 #include "sim/models/factory.h"
+#include "sim/models/trace.h"
 #include "sim/policies/policy.h"
 
 namespace ramstream::sim {
@@ -76,6 +77,9 @@ std::optional<Error> ValidateWriter(const WriterSpec& w, const std::string& path
         return MakeError(path + ".zipf.s", "must be in [0, 10]");
       }
       break;
+    case WriterKind::kTrace:
+      if (w.trace == nullptr) return MakeError(path + ".trace", "missing: the trace");
+      return CheckTrace(*w.trace, guest.blocks);
     case WriterKind::kSequential:
       if (w.start % kPage != 0 || w.start >= size) {
         return MakeError(path + ".sequential.start", "must be a page multiple inside the region (" +
@@ -100,6 +104,19 @@ std::optional<Error> ValidateSpec(const SimSpec& spec) {
     if (b.pages == 0) return MakeError(path + ".size", "must be at least one 4096-byte page");
     if (!(b.nonzero_fraction >= 0 && b.nonzero_fraction <= 1)) {
       return MakeError(path + ".nonzero_fraction", "must be in [0, 1]");
+    }
+    if (b.nonzero_pages) {
+      uint64_t next = 0;
+      for (const PageRange& r : *b.nonzero_pages) {
+        if (r.first < next || r.end <= r.first || r.end > b.pages) {
+          const std::string pages = std::to_string(b.pages);
+          return MakeError(path + ".nonzero_pages",
+                           "page ranges must be in increasing order, disjoint and inside the "
+                           "block (" +
+                               pages + " pages)");
+        }
+        next = r.end;
+      }
     }
     for (size_t j = 0; j < i; ++j) {
       if (g.blocks[j].name == b.name) {
@@ -143,6 +160,9 @@ std::optional<Error> ValidateSpec(const SimSpec& spec) {
         "the last bandwidth must be > 0, or the migration could never end");
   }
   if (!(l.latency_s >= 0)) return MakeError("link.latency", "must be >= 0");
+  if (!(l.buffer_bytes >= 0) || !std::isfinite(l.buffer_bytes)) {
+    return MakeError("link.buffer", "must be a finite size >= 0");
+  }
   const MigrationSpec& m = spec.migration;
   std::unique_ptr<Policy> policy = MakePolicy(m.policy);
   if (policy == nullptr) {
@@ -181,6 +201,22 @@ std::optional<Error> ValidateSpec(const SimSpec& spec) {
   }
   if (!(m.setup_time_s >= 0)) return MakeError("migration.setup_time", "must be >= 0");
   if (!(m.resume_time_s >= 0)) return MakeError("migration.resume_time", "must be >= 0");
+  if (m.xbzrle.enabled) {
+    if (m.policy != "qemu-7.2") {
+      return MakeError("migration.xbzrle",
+                       "policy \"" + m.policy + "\" has no XBZRLE (use qemu-7.2)");
+    }
+    if (m.xbzrle.cache_bytes < kPage) {
+      return MakeError("migration.xbzrle.cache_size", "must be at least one 4096-byte page");
+    }
+    if (m.xbzrle.encoded_bytes > 65535) {
+      return MakeError("migration.xbzrle.encoded_bytes",
+                       "must be at most 65535 (above 4096: every delta overflows)");
+    }
+  }
+  if (!(m.page_cost_s >= 0) || !std::isfinite(m.page_cost_s)) {
+    return MakeError("migration.page_cost", "must be a finite duration >= 0");
+  }
   if (!(spec.run.timeout_s > 0)) return MakeError("run.timeout", "must be > 0");
   return std::nullopt;
 }
@@ -197,9 +233,14 @@ Result<SimResult> Simulate(const SimSpec& spec, SendObserver* observer) {
   options.setup_time_s = spec.migration.setup_time_s;
   options.resume_time_s = spec.migration.resume_time_s;
   options.device_state_bytes = spec.migration.device_state_bytes;
+  options.page_cost_s = spec.migration.page_cost_s;
+  if (spec.migration.xbzrle.enabled) {
+    options.xbzrle_cache_bytes = spec.migration.xbzrle.cache_bytes;
+    options.xbzrle_encoded_bytes = spec.migration.xbzrle.encoded_bytes;
+  }
   options.record_series = spec.run.series;
   Engine engine(options, std::move(ram), std::move(guest),
-                Link(spec.link.steps, spec.link.latency_s), observer);
+                Link(spec.link.steps, spec.link.latency_s, spec.link.buffer_bytes), observer);
   policy->Run(engine, spec.migration);
   SimResult result = engine.TakeResult();
   result.scenario = spec.name;

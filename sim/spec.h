@@ -4,6 +4,7 @@
 #define RAMSTREAM_SIM_SPEC_H_
 
 #include <cstdint>
+#include <memory>
 #include <optional>
 #include <string>
 #include <vector>
@@ -21,7 +22,9 @@ struct RegionSpec {
   uint64_t size = 0;
 };
 
-enum class WriterKind { kUniform, kHotCold, kZipf, kSequential };
+enum class WriterKind { kUniform, kHotCold, kZipf, kSequential, kTrace };
+
+struct Trace;  // sim/models/trace.h
 
 struct WriterSpec {
   WriterKind kind = WriterKind::kUniform;
@@ -37,6 +40,8 @@ struct WriterSpec {
   // kSequential: fresh writes from `start` bytes into the region, wrapping at its end.
   bool descending = false;
   uint64_t start = 0;
+  // kTrace: the parsed trace (its pages and times; rate and region do not apply).
+  std::shared_ptr<const Trace> trace;
 };
 
 struct PhaseSpec {
@@ -56,6 +61,7 @@ struct GuestSpec {
 struct LinkSpec {
   std::vector<Link::Step> steps{{0, 1.25e9}};
   double latency_s = 0;
+  double buffer_bytes = 0;  // socket buffering between sender and receiver
 };
 
 struct AutoConvergeSpec {
@@ -69,6 +75,16 @@ struct AutoConvergeSpec {
   bool tailslow = false;
 };
 
+// QEMU's xbzrle capability: a page cache on the sender (PageSender::EnableXbzrle).
+struct XbzrleSpec {
+  bool enabled = false;
+  uint64_t cache_bytes = uint64_t{64} << 20;  // xbzrle-cache-size, QEMU's default 64 MiB
+  // Bytes of the delta of a page rewritten since it was cached (pages carry no content in the
+  // simulator). 3: one changed byte (zrun, nzrun, byte), what QEMU's own test guest makes;
+  // 0: the page is unchanged (not sent); > 4096: overflow (sent as PAGE).
+  uint64_t encoded_bytes = 3;
+};
+
 struct MigrationSpec {
   std::string policy = "qemu-7.2";
   // Unset: the policy's version default (QEMU 7.2: 128 MiB/s, 2010: 32 MiB/s, ideal: none).
@@ -76,9 +92,11 @@ struct MigrationSpec {
   std::optional<double> max_bandwidth;
   std::optional<double> downtime_limit_s;  // unset: the policy's default (300 ms / 30 ms)
   AutoConvergeSpec auto_converge;
+  XbzrleSpec xbzrle;
   double setup_time_s = 0;          // fixed setup cost before the first page
   double resume_time_s = 0;         // destination restart, added to the downtime
   uint64_t device_state_bytes = 0;  // device sections and vmdesc sent during the downtime
+  double page_cost_s = 0;           // sender time per page record (CPU-bound sender)
   std::string machine_type = "pc-i440fx-7.2";  // written in the stream's configuration
 };
 

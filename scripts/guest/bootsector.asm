@@ -1,10 +1,12 @@
 ; ramstream test guest: a 512-byte x86 boot sector (attached as a raw -drive; SeaBIOS loads it
 ; at 0x7c00). It fills chosen RAM pages with a known pattern, leaves the pages between them
 ; untouched (zero), signals 'F' on COM1 and then either halts (fill guest) or keeps re-dirtying
-; a working set of pages forever (dirty guest, -DDIRTY). See scripts/guest/README.md.
+; a working set of pages forever (dirty guest, -DDIRTY; at a fixed rate with -DDIRTY_PERIOD=N).
+; See scripts/guest/README.md.
 ;
 ;   nasm -f bin -o fill.bin scripts/guest/bootsector.asm
 ;   nasm -f bin -DDIRTY -o dirty.bin scripts/guest/bootsector.asm
+;   nasm -f bin -DDIRTY_PERIOD=1000000 -o paced.bin scripts/guest/bootsector.asm
 ;
 ; Every layout value can be overridden with -DNAME=VALUE. Addresses are guest-physical and
 ; must be page aligned, above 1 MiB and inside RAM; all fit in 32 bits (flat protected mode).
@@ -26,6 +28,10 @@
 %endif
 %ifndef DIRTY_END
 %define DIRTY_END 0x400000      ; 256 pages
+%endif
+
+%ifndef COUNTER_ADDR
+%define COUNTER_ADDR 0x500      ; paced guest: dword count of pages written (free low memory)
 %endif
 
 %define COM1 0x3f8
@@ -73,11 +79,51 @@ protected:
         cmp edi, FILL_END
         jb .fill_page
 
+%ifdef DIRTY_PERIOD
+        ; Paced guest: every working-set page holds data before the 'F' (so a migration
+        ; sends each of them as PAGE from the first pass on).
+        mov esi, DIRTY_START
+.prefill:
+        mov dword [esi], 0xffffffff
+        add esi, 4096
+        cmp esi, DIRTY_END
+        jb .prefill
+%endif
+
         mov dx, COM1
         mov al, 'F'
         out dx, al
 
-%ifdef DIRTY
+%ifdef DIRTY_PERIOD
+        ; Paced re-dirtying (scripts/qemu-grid): one page every DIRTY_PERIOD TSC ticks, in
+        ; address order over the working set, wrapping at its end. Under TCG the guest's TSC
+        ; is the host's, so the rate does not depend on how fast TCG runs (as long as it keeps
+        ; up; a late writer catches up in a burst). ebx counts the pages written; the count is
+        ; stored at COUNTER_ADDR after each write, so the host can read the rate and the
+        ; position with `xp` (HMP). The page gets the count itself, never zero, so a page
+        ; never turns back into a zero page. invlpg as in the unpaced loop below.
+        xor ebx, ebx
+        rdtsc
+        mov ebp, eax
+        mov ecx, edx                    ; ecx:ebp = TSC of the next write
+.paced_pass:
+        mov esi, DIRTY_START
+.paced_page:
+        rdtsc
+        sub eax, ebp
+        sbb edx, ecx
+        js .paced_page                  ; not yet
+        add ebp, DIRTY_PERIOD
+        adc ecx, 0
+        inc ebx
+        invlpg [esi]
+        mov [esi], ebx
+        mov [COUNTER_ADDR], ebx
+        add esi, 4096
+        cmp esi, DIRTY_END
+        jb .paced_page
+        jmp .paced_pass
+%elifdef DIRTY
         ; Re-dirty the working set: add one to the first byte of every page, forever.
         ; invlpg before each write: QEMU 7.2's TCG can keep a TLB entry that was filled
         ; before the migration's dirty-bitmap sync and then write through it without

@@ -24,7 +24,7 @@ static_assert(kZeroRecordBytes == 9 && kPageRecordBytes == 4104);
 struct StreamCounters {
   uint64_t normal_pages = 0;  // PAGE records (ram.normal)
   uint64_t zero_pages = 0;    // ZERO records (ram.duplicate)
-  uint64_t xbzrle_pages = 0;  // XBZRLE records (none yet: no XBZRLE cache model)
+  uint64_t xbzrle_pages = 0;  // XBZRLE records
   uint64_t normal_bytes = 0;  // whole records: header, idstr when named, payload
   uint64_t zero_bytes = 0;
   uint64_t xbzrle_bytes = 0;
@@ -36,6 +36,11 @@ struct StreamCounters {
   uint64_t mem_size_bytes = 0;
   uint64_t framing_bytes = 0;  // file header, section headers and footers, EOF
   uint64_t device_state_bytes = 0;
+  // XBZRLE cache (QEMU's xbzrle-cache statistics): misses (sent as PAGE), deltas larger than a
+  // page (sent as PAGE), pages the cache showed unchanged (not sent at all).
+  uint64_t xbzrle_cache_miss = 0;
+  uint64_t xbzrle_overflow = 0;
+  uint64_t xbzrle_unchanged = 0;
 
   uint64_t page_record_bytes() const { return normal_bytes + zero_bytes + xbzrle_bytes; }
   uint64_t eos_bytes() const { return eos_records * kEosBytes; }

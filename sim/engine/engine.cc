@@ -37,6 +37,9 @@ Engine::Engine(EngineOptions options, std::unique_ptr<RamState> ram,
       observer_(observer),
       sender_(ram_.get(), &counters_, observer) {
   result_.ram_bytes = ram_->total_pages() * kPage;
+  if (options_.xbzrle_cache_bytes > 0) {
+    sender_.EnableXbzrle(options_.xbzrle_cache_bytes, options_.xbzrle_encoded_bytes);
+  }
 }
 
 uint64_t Engine::dirty_bytes() const { return ram_->dirty_pages() * kPage; }
@@ -72,8 +75,21 @@ void Engine::AdvanceGuest(const ZeroPageWindow* window) {
   }
 }
 
-void Engine::Transmit(uint64_t bytes) {
-  now_ += link_.TransferTime(now_, static_cast<double>(bytes), rate_cap_);
+void Engine::Transmit(uint64_t bytes, uint64_t pages) {
+  const double cost = static_cast<double>(pages) * options_.page_cost_s;
+  if (link_.buffer() > 0) {
+    // The bytes queue behind those still in flight; the sender waits until the queue fits in
+    // the buffer again (and for its own time per page).
+    const double start = std::max(now_, link_free_at_);
+    link_free_at_ = start + link_.TransferTime(start, static_cast<double>(bytes), rate_cap_);
+    double rate = link_.RateAt(link_free_at_);
+    if (rate_cap_ > 0) rate = std::min(rate, rate_cap_);
+    now_ = std::max({now_ + cost, link_free_at_ - link_.buffer() / rate, now_});
+    return;
+  }
+  double dt = link_.TransferTime(now_, static_cast<double>(bytes), rate_cap_);
+  if (cost > 0) dt = std::max(dt, link_.TransferTime(now_, static_cast<double>(bytes)) + cost);
+  now_ += dt;
 }
 
 void Engine::Setup(const StreamLayout& layout, RamAccounting accounting) {
@@ -126,7 +142,7 @@ SendResult Engine::SendPages(const SendLimits& limits) {
   }
   SendResult r = sender_.Send(limits);
   pages_sent_since_sync_ += r.pages;
-  Transmit(r.bytes);
+  Transmit(r.bytes, r.pages);
   return r;
 }
 
@@ -156,6 +172,7 @@ uint64_t Engine::SyncDirtyLog() {
   AdvanceGuest();
   const uint64_t added = ram_->SyncLog();
   ++sync_count_;
+  sender_.SetGeneration(sync_count_);
   result_.syncs.push_back(
       SyncSample{now_, sync_count_, added, ram_->dirty_pages(), pages_sent_since_sync_});
   pages_sent_since_sync_ = 0;
@@ -200,6 +217,7 @@ void Engine::StopAndCopy(bool final_sync) {
   stop_time_ = now_;
   stop_wire_bytes_ = wire_bytes();
   if (final_sync) SyncDirtyLog();
+  sender_.SetLastStage();
   rate_cap_ = 0;  // completion is not rate limited
   WriteFraming(layout_.end_section);
   SendPages(SendLimits{});

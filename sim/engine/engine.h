@@ -34,6 +34,11 @@ struct EngineOptions {
   double setup_time_s = 0;
   double resume_time_s = 0;
   uint64_t device_state_bytes = 0;
+  // The sender's own time per page record (bitmap walk, zero check, copy), 0: none.
+  double page_cost_s = 0;
+  // XBZRLE page cache (PageSender::EnableXbzrle); 0 bytes: off.
+  uint64_t xbzrle_cache_bytes = 0;
+  uint64_t xbzrle_encoded_bytes = 3;
   bool record_series = true;
 };
 
@@ -105,7 +110,10 @@ class Engine {
   // Applies the guest's writes up to now (while the VM runs). With a window, only the writes
   // that can reach zero pages the next send may take are needed now.
   void AdvanceGuest(const ZeroPageWindow* window = nullptr);
-  void Transmit(uint64_t bytes);
+  // Advances the clock by the time `bytes` take on the link under the rate cap. With a page
+  // cost, `pages` records also take the sender's time; the rate limit only sleeps away what
+  // is left of a window, so that time shows when it exceeds the capped transfer time.
+  void Transmit(uint64_t bytes, uint64_t pages = 0);
 
   EngineOptions options_;
   std::unique_ptr<RamState> ram_;
@@ -121,6 +129,7 @@ class Engine {
   double guest_time_ = 0;  // writes applied up to here
   bool guest_running_ = true;
   double rate_cap_ = 0;
+  double link_free_at_ = 0;  // with a link buffer: when the bytes written so far have left
   int throttle_pct_ = 0;
   uint64_t sync_count_ = 0;
   double setup_end_ = 0;

@@ -32,6 +32,13 @@ RamState::RamState(const std::vector<RamBlockSpec>& specs, ZeroLayout layout)
   std::vector<uint64_t> tile(kTilePages / 64);
   for (size_t b = 0; b < blocks_.size(); ++b) {
     const RamBlockLayout& blk = blocks_[b];
+    if (specs[b].nonzero_pages) {
+      zero_.SetRange(blk.first_bit, blk.pages);
+      for (const PageRange& r : *specs[b].nonzero_pages) {
+        for (uint64_t p = r.first; p < r.end; ++p) zero_.Clear(blk.first_bit + p);
+      }
+      continue;
+    }
     const double f = std::clamp(specs[b].nonzero_fraction, 0.0, 1.0);
     if (layout == ZeroLayout::kFront) {
       const uint64_t nonzero =

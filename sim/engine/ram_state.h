@@ -12,6 +12,7 @@
 
 #include <cstddef>
 #include <cstdint>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -24,10 +25,20 @@ enum class ZeroLayout {
   kFront,   // non-zero pages first, zero pages at the end of each block
 };
 
+// Pages [first, end) of a block.
+struct PageRange {
+  uint64_t first = 0;
+  uint64_t end = 0;
+};
+
 struct RamBlockSpec {
   std::string name;
   uint64_t pages = 0;
   double nonzero_fraction = 1.0;
+  // If set, exactly these pages hold data at the start (the layout and nonzero_fraction are
+  // ignored): a measured map, e.g. from a real guest's stream (scripts/qemu-grid).
+  // REQUIRES: sorted, disjoint, inside the block.
+  std::optional<std::vector<PageRange>> nonzero_pages = std::nullopt;
 };
 
 struct RamBlockLayout {

@@ -1,5 +1,6 @@
 #include "sim/engine/sender.h"
 
+#include <algorithm>
 #include <bit>
 
 namespace ramstream::sim {
@@ -12,13 +13,40 @@ PageSender::PageSender(RamState* ram, StreamCounters* counters, SendObserver* ob
 void PageSender::Reset() {
   pos_ = 0;
   last_block_ = -1;
+  first_pass_done_ = false;
+  last_stage_ = false;
+}
+
+void PageSender::EnableXbzrle(uint64_t cache_bytes, uint64_t encoded_bytes) {
+  const uint64_t slots = std::bit_floor(std::max<uint64_t>(1, cache_bytes / protocol::kPageSize));
+  cache_page_.assign(static_cast<size_t>(slots), kNoPage);
+  cache_age_.assign(static_cast<size_t>(slots), 0);
+  encoded_bytes_ = encoded_bytes;
+}
+
+bool PageSender::CacheHit(uint64_t bit) {
+  const size_t slot = static_cast<size_t>(bit & (cache_page_.size() - 1));
+  if (cache_page_[slot] != bit) return false;
+  cache_age_[slot] = generation_;
+  return true;
+}
+
+void PageSender::CacheInsert(uint64_t bit) {
+  constexpr uint64_t kLifetime = 2;  // CACHED_PAGE_LIFETIME
+  const size_t slot = static_cast<size_t>(bit & (cache_page_.size() - 1));
+  if (cache_page_[slot] != kNoPage && cache_page_[slot] != bit &&
+      cache_age_[slot] + kLifetime > generation_) {
+    return;  // a fresh page of another address keeps the slot
+  }
+  cache_page_[slot] = bit;
+  cache_age_[slot] = generation_;
 }
 
 bool PageSender::SendWord(size_t w, size_t b, uint64_t mask, const SendLimits& limits,
                           SendResult* r) {
   const uint64_t zero = ram_->ZeroMask(w);
   const bool named = last_block_ != static_cast<int64_t>(b);
-  if (observer_ == nullptr) {
+  if (observer_ == nullptr && !xbzrle_active()) {
     // Whole word at once if no limit can trigger inside it.
     const uint64_t nz = static_cast<uint64_t>(PopCount(mask & zero));
     const uint64_t nn = static_cast<uint64_t>(PopCount(mask & ~zero));
@@ -60,9 +88,33 @@ bool PageSender::SendWord(size_t w, size_t b, uint64_t mask, const SendLimits& l
     mask &= mask - 1;
     const bool is_zero = (zero & bit_mask) != 0;
     const bool page_named = last_block_ != static_cast<int64_t>(b);
-    const uint64_t bytes =
+    uint64_t bytes =
         (is_zero ? kZeroRecordBytes : kPageRecordBytes) + (page_named ? idstr_bytes_[b] : 0);
-    if (is_zero) {
+    bool xbzrle = false;
+    if (xbzrle_active()) {
+      if (is_zero) {
+        CacheInsert(bit);  // xbzrle_cache_zero_page
+      } else if (!CacheHit(bit)) {
+        ++counters_->xbzrle_cache_miss;
+        if (!last_stage_) CacheInsert(bit);
+      } else if (encoded_bytes_ == 0) {
+        // Unchanged since it was cached: not sent at all (counted in xbzrle pages by QEMU).
+        ++counters_->xbzrle_unchanged;
+        ram_->TakeDirty(w, bit_mask);
+        pos_ = bit + 1;
+        continue;
+      } else if (encoded_bytes_ > protocol::kPageSize) {
+        ++counters_->xbzrle_overflow;
+      } else {
+        xbzrle = true;
+        bytes = protocol::PageRecordSize(page_named, ram_->blocks()[b].name.size(),
+                                         protocol::XbzrlePayload(encoded_bytes_));
+      }
+    }
+    if (xbzrle) {
+      ++counters_->xbzrle_pages;
+      counters_->xbzrle_bytes += bytes;
+    } else if (is_zero) {
       ++counters_->zero_pages;
       counters_->zero_bytes += bytes;
       ++r->zero_pages;
@@ -82,7 +134,11 @@ bool PageSender::SendWord(size_t w, size_t b, uint64_t mask, const SendLimits& l
     ram_->TakeDirty(w, bit_mask);
     last_block_ = static_cast<int64_t>(b);
     pos_ = bit + 1;
-    if (observer_ != nullptr) observer_->OnPage(b, bit - block_first_bit, is_zero, page_named);
+    if (observer_ != nullptr && xbzrle) {
+      observer_->OnXbzrlePage(b, bit - block_first_bit, encoded_bytes_, page_named);
+    } else if (observer_ != nullptr) {
+      observer_->OnPage(b, bit - block_first_bit, is_zero, page_named);
+    }
     if (r->pages % 64 == 1 && static_cast<double>(r->bytes) > limits.checkpoint_bytes) {
       return false;
     }
@@ -111,6 +167,8 @@ SendResult PageSender::Send(const SendLimits& limits) {
       while (block + 1 < blocks.size() && w >= blocks[block + 1].first_word()) ++block;
       if (!SendWord(w, block, mask, limits, &r)) return r;
     }
+    // The walk reached the end of RAM: QEMU's complete_round, which turns XBZRLE on.
+    if (pass == 0) first_pass_done_ = true;
   }
   r.exhausted = dirty.count() == 0;
   return r;

@@ -5,7 +5,9 @@
 //   keeps last_seen_block / last_page); only Reset() (setup) moves it back to the start.
 // - CONTINUE is decided against the last block sent, which also persists across calls and is
 //   reset only at setup, so the first page after a block change names its block.
-// - A page is a ZERO record if its content is zero when it is sent, else a PAGE record.
+// - A page is a ZERO record if its content is zero when it is sent, else a PAGE record, or,
+//   with an XBZRLE cache, after the first complete pass (QEMU 7.2's xbzrle_enabled), an XBZRLE
+//   record when the page is in the cache (see EnableXbzrle).
 //
 // Whole bitmap words are accounted with popcounts when no limit can stop the walk inside them;
 // otherwise, and whenever an observer is attached, pages are sent one by one.
@@ -29,6 +31,9 @@ class SendObserver {
   virtual void OnSetup(const RamState& ram) = 0;  // MEM_SIZE written, last block forgotten
   virtual void OnPage(size_t block, uint64_t page, bool zero, bool named) = 0;
   virtual void OnEos() = 0;
+  // An XBZRLE record with a delta of `encoded` bytes (only with an XBZRLE cache).
+  virtual void OnXbzrlePage(size_t /*block*/, uint64_t /*page*/, uint64_t /*encoded*/,
+                            bool /*named*/) {}
 };
 
 struct SendLimits {
@@ -57,6 +62,19 @@ class PageSender {
 
   // Setup: the walk starts again at the first block and the next page names its block.
   void Reset();
+  // QEMU 7.2's XBZRLE page cache (migration/page_cache.c), from the end of the first complete
+  // pass over RAM: direct-mapped, bit_floor(cache_bytes / 4096) slots indexed by page number
+  // (the simulator's bit space stands for ram_addr), a hit refreshes the slot's age, an insert
+  // does not evict another page's slot younger than 2 generations (dirty-bitmap syncs). A
+  // miss inserts the page (except in the last stage) and sends PAGE; a ZERO page is inserted
+  // too; a hit sends an XBZRLE delta of `encoded_bytes` (pages carry no content in the
+  // simulator: every rewrite changes the same amount), none at all if 0 (unchanged), or PAGE
+  // if it exceeds a page (overflow).
+  void EnableXbzrle(uint64_t cache_bytes, uint64_t encoded_bytes);
+  // The cache's clock: the dirty-sync count.
+  void SetGeneration(uint64_t generation) { generation_ = generation; }
+  // Completion (QEMU's last_stage): misses no longer insert.
+  void SetLastStage() { last_stage_ = true; }
   SendResult Send(const SendLimits& limits);
   // The next bit the walk looks at.
   uint64_t position() const { return pos_; }
@@ -65,6 +83,9 @@ class PageSender {
   // Sends the pages of `mask` (a subset of word w's dirty bits) in block b. Returns false if a
   // limit stopped it; the pages before the stop are sent.
   bool SendWord(size_t w, size_t b, uint64_t mask, const SendLimits& limits, SendResult* r);
+  bool xbzrle_active() const { return !cache_page_.empty() && first_pass_done_; }
+  bool CacheHit(uint64_t bit);
+  void CacheInsert(uint64_t bit);
 
   RamState* ram_;
   StreamCounters* counters_;
@@ -72,6 +93,14 @@ class PageSender {
   std::vector<uint64_t> idstr_bytes_;  // per block: 1 + len(idstr)
   uint64_t pos_ = 0;                   // next bit the walk looks at
   int64_t last_block_ = -1;            // QEMU's last_sent_block
+  // XBZRLE: per slot the page cached (kNoPage: none) and its age.
+  static constexpr uint64_t kNoPage = ~uint64_t{0};
+  std::vector<uint64_t> cache_page_;
+  std::vector<uint64_t> cache_age_;
+  uint64_t encoded_bytes_ = 0;
+  bool first_pass_done_ = false;
+  bool last_stage_ = false;
+  uint64_t generation_ = 0;
 };
 
 }  // namespace ramstream::sim

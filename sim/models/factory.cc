@@ -6,6 +6,7 @@
 #include "protocol/wire_format.h"
 #include "sim/models/hot_cold.h"
 #include "sim/models/sequential.h"
+#include "sim/models/trace.h"
 #include "sim/models/uniform.h"
 #include "sim/models/zipf.h"
 
@@ -28,6 +29,8 @@ std::unique_ptr<WriteModel> BuildWriter(const WriterSpec& w, const RamState& ram
     case WriterKind::kSequential:
       return std::make_unique<SequentialWriter>(std::move(region), w.pages_per_s, w.start / kPage,
                                                 w.descending);
+    case WriterKind::kTrace:
+      return std::make_unique<TraceWriter>(w.trace, ram);
   }
   return nullptr;
 }

@@ -12,8 +12,8 @@ double Capped(double rate, double cap) { return cap > 0 ? std::min(rate, cap) : 
 
 }  // namespace
 
-Link::Link(std::vector<Step> steps, double latency_s)
-    : steps_(std::move(steps)), latency_(latency_s) {
+Link::Link(std::vector<Step> steps, double latency_s, double buffer_bytes)
+    : steps_(std::move(steps)), latency_(latency_s), buffer_(buffer_bytes) {
   assert(!steps_.empty() && steps_.front().at == 0 && steps_.back().bytes_per_s > 0);
 }
 

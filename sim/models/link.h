@@ -1,6 +1,9 @@
 // The migration link: a bandwidth profile over time (piecewise constant, like SimGrid's
-// Profile of dated values) and a one-way latency. Bytes flow as a fluid at the profile's rate,
-// optionally capped (the sender's own rate limit).
+// Profile of dated values), a one-way latency and the socket buffering between sender and
+// receiver. Bytes flow as a fluid at the profile's rate, optionally capped (the sender's own
+// rate limit). A sender's write returns once what it queued fits in the buffer, so a burst up
+// to the buffer's size costs the sender no link time (what QEMU's source-side downtime sees
+// on a loopback link).
 #ifndef RAMSTREAM_SIM_MODELS_LINK_H_
 #define RAMSTREAM_SIM_MODELS_LINK_H_
 
@@ -18,7 +21,7 @@ class Link {
 
   // REQUIRES: steps non-empty, steps[0].at == 0, `at` strictly increasing, the last step's
   // rate > 0 (so every transfer ends).
-  Link(std::vector<Step> steps, double latency_s);
+  Link(std::vector<Step> steps, double latency_s, double buffer_bytes = 0);
   static Link Constant(double bytes_per_s, double latency_s = 0) {
     return Link({{0, bytes_per_s}}, latency_s);
   }
@@ -29,6 +32,7 @@ class Link {
   // Bytes that can be pushed in [t, t + dt) at min(rate, cap).
   double Capacity(double t, double dt, double cap = 0) const;
   double latency() const { return latency_; }
+  double buffer() const { return buffer_; }
   const std::vector<Step>& steps() const { return steps_; }
 
  private:
@@ -36,6 +40,7 @@ class Link {
 
   std::vector<Step> steps_;
   double latency_;
+  double buffer_;
 };
 
 }  // namespace ramstream::sim
