@@ -15,6 +15,7 @@
 
 #include "protocol/wire_format.h"
 #include "sim/internal/json_locator.h"
+#include "sim/internal/proto_paths.h"
 #include "sim/models/trace.h"
 #include "sim/simulate.h"
 #include "sim/units.h"
@@ -23,6 +24,10 @@ namespace ramstream::sim {
 namespace {
 
 namespace gpb = google::protobuf;
+using internal::ParentPath;
+using internal::PathPart;
+using internal::SplitPath;
+using internal::TextErrors;
 constexpr uint64_t kPage = protocol::kPageSize;
 
 constexpr std::string_view kDefaultScenario = R"pb(
@@ -38,52 +43,6 @@ constexpr std::string_view kDefaultScenario = R"pb(
   link { bandwidth: "10Gbit/s" }
   migration { policy: "qemu-7.2" }
 )pb";
-
-// "guest.writers[1].rate" -> {("guest", -1), ("writers", 1), ("rate", -1)}.
-struct PathPart {
-  std::string name;
-  int index = -1;
-};
-
-std::vector<PathPart> SplitPath(std::string_view path) {
-  std::vector<PathPart> parts;
-  size_t i = 0;
-  while (i < path.size()) {
-    size_t end = path.find_first_of(".[", i);
-    if (end == std::string_view::npos) end = path.size();
-    PathPart part{std::string(path.substr(i, end - i)), -1};
-    i = end;
-    if (i < path.size() && path[i] == '[') {
-      const size_t close = path.find(']', i);
-      if (close == std::string_view::npos) break;
-      part.index = std::atoi(std::string(path.substr(i + 1, close - i - 1)).c_str());
-      i = close + 1;
-    }
-    if (i < path.size() && path[i] == '.') ++i;
-    parts.push_back(std::move(part));
-  }
-  return parts;
-}
-
-// The path without its last component ("a.b[2]" -> "a.b", "a.b" -> "a"), "" at the top.
-std::string ParentPath(const std::string& path) {
-  const size_t cut = path.find_last_of(".[");
-  return cut == std::string::npos ? "" : path.substr(0, cut);
-}
-
-class TextErrors : public gpb::io::ErrorCollector {
- public:
-  void AddError(int line, gpb::io::ColumnNumber column, const std::string& message) override {
-    if (!error_) {
-      Error e;
-      e.line = line + 1;
-      e.column = column + 1;
-      e.message = message;
-      error_ = std::move(e);
-    }
-  }
-  std::optional<Error> error_;
-};
 
 }  // namespace
 
@@ -140,78 +99,6 @@ class JsonLocations : public ScenarioDocument::Locations {
   internal::JsonLocator locator_;
 };
 
-std::string_view KindName(internal::JsonLocator::Kind kind) {
-  using K = internal::JsonLocator::Kind;
-  switch (kind) {
-    case K::kObject:
-      return "an object";
-    case K::kArray:
-      return "an array";
-    case K::kString:
-      return "a string";
-    case K::kNumber:
-      return "a number";
-    case K::kBool:
-      return "true or false";
-    case K::kNull:
-      return "null";
-  }
-  return "a value";
-}
-
-// Checks every key against the schema and the kind of every value against its field, so JSON
-// mistakes get a line number (protobuf's JSON parser reports none).
-std::optional<Error> CheckJsonSchema(const internal::JsonLocator& locator) {
-  using K = internal::JsonLocator::Kind;
-  for (const internal::JsonLocator::Entry& e : locator.entries()) {
-    const std::vector<PathPart> parts = SplitPath(e.path);
-    const gpb::Descriptor* desc = pb::Scenario::descriptor();
-    const gpb::FieldDescriptor* field = nullptr;
-    for (size_t i = 0; i < parts.size(); ++i) {
-      if (i > 0) desc = field->message_type();
-      field = desc == nullptr ? nullptr : desc->FindFieldByName(parts[i].name);
-      if (field == nullptr) {
-        Error err;
-        err.line = e.line;
-        err.column = e.column;
-        err.field = e.path;
-        err.message = "unknown field \"" + parts[i].name + "\" in " +
-                      (desc == nullptr ? std::string("a value") : std::string(desc->name()));
-        return err;
-      }
-    }
-    const bool element = parts.back().index >= 0;
-    std::string want;
-    if (e.kind == K::kNull) continue;  // proto3 JSON: null means "not set"
-    if (field->is_repeated() && !element) {
-      if (e.kind != K::kArray) want = "an array";
-    } else if (field->message_type() != nullptr) {
-      if (e.kind != K::kObject) want = "an object";
-    } else {
-      switch (field->cpp_type()) {
-        case gpb::FieldDescriptor::CPPTYPE_STRING:
-          if (e.kind != K::kString) want = "a string (sizes, rates and durations are strings)";
-          break;
-        case gpb::FieldDescriptor::CPPTYPE_BOOL:
-          if (e.kind != K::kBool) want = "true or false";
-          break;
-        default:  // numbers may also be quoted in proto3 JSON
-          if (e.kind != K::kNumber && e.kind != K::kString) want = "a number";
-          break;
-      }
-    }
-    if (!want.empty()) {
-      Error err;
-      err.line = e.line;
-      err.column = e.column;
-      err.field = e.path;
-      err.message = "expected " + want + ", got " + std::string(KindName(e.kind));
-      return err;
-    }
-  }
-  return std::nullopt;
-}
-
 }  // namespace
 
 ScenarioDocument::ScenarioDocument() = default;
@@ -245,7 +132,7 @@ Result<ScenarioDocument> ScenarioDocument::Parse(std::string_view text, Scenario
     e.message = "bad JSON: " + e.message;
     return e;
   }
-  if (std::optional<Error> e = CheckJsonSchema(*locator)) {
+  if (std::optional<Error> e = internal::CheckJsonSchema(*locator, pb::Scenario::descriptor())) {
     e->file = doc.filename_;
     return *e;
   }

@@ -14,12 +14,17 @@
 #include <utility>
 
 #include "sim/internal/json_locator.h"
+#include "sim/internal/proto_paths.h"
 #include "sim/sweep.pb.h"
 #include "sim/units.h"
 
 namespace ramstream::sim {
 
 namespace gpb = google::protobuf;
+using internal::ParentPath;
+using internal::PathPart;
+using internal::SplitPath;
+using internal::TextErrors;
 
 namespace {
 
@@ -210,96 +215,6 @@ Result<std::vector<AxisValue>> ExpandRange(const AxisInfo& axis, const std::stri
 
 // --- Locations in the sweep file (for axes and an inline base).
 
-struct PathPart {
-  std::string name;
-  int index = -1;
-};
-
-std::vector<PathPart> SplitPath(std::string_view path) {
-  std::vector<PathPart> parts;
-  size_t i = 0;
-  while (i < path.size()) {
-    size_t end = path.find_first_of(".[", i);
-    if (end == std::string_view::npos) end = path.size();
-    PathPart part{std::string(path.substr(i, end - i)), -1};
-    i = end;
-    if (i < path.size() && path[i] == '[') {
-      const size_t close = path.find(']', i);
-      if (close == std::string_view::npos) break;
-      part.index = std::atoi(std::string(path.substr(i + 1, close - i - 1)).c_str());
-      i = close + 1;
-    }
-    if (i < path.size() && path[i] == '.') ++i;
-    parts.push_back(std::move(part));
-  }
-  return parts;
-}
-
-std::string ParentPath(const std::string& path) {
-  const size_t cut = path.find_last_of(".[");
-  return cut == std::string::npos ? "" : path.substr(0, cut);
-}
-
-class TextErrors : public gpb::io::ErrorCollector {
- public:
-  void AddError(int line, gpb::io::ColumnNumber column, const std::string& message) override {
-    if (!error_) {
-      Error e;
-      e.line = line + 1;
-      e.column = column + 1;
-      e.message = message;
-      error_ = std::move(e);
-    }
-  }
-  std::optional<Error> error_;
-};
-
-// The kind of every JSON value must fit its field (protobuf's JSON parser gives no lines).
-std::optional<Error> CheckJsonKinds(const internal::JsonLocator& locator) {
-  using K = internal::JsonLocator::Kind;
-  for (const internal::JsonLocator::Entry& e : locator.entries()) {
-    const std::vector<PathPart> parts = SplitPath(e.path);
-    const gpb::Descriptor* desc = pb::Sweep::descriptor();
-    const gpb::FieldDescriptor* field = nullptr;
-    for (size_t i = 0; i < parts.size(); ++i) {
-      if (i > 0) desc = field->message_type();
-      field = desc == nullptr ? nullptr : desc->FindFieldByName(parts[i].name);
-      if (field == nullptr) {
-        Error err;
-        err.line = e.line;
-        err.column = e.column;
-        err.field = e.path;
-        err.message = "unknown field \"" + parts[i].name + "\" in " +
-                      (desc == nullptr ? std::string("a value") : std::string(desc->name()));
-        return err;
-      }
-    }
-    if (e.kind == K::kNull) continue;
-    const bool element = parts.back().index >= 0;
-    std::string want;
-    if (field->is_repeated() && !element) {
-      if (e.kind != K::kArray) want = "an array";
-    } else if (field->message_type() != nullptr) {
-      if (e.kind != K::kObject) want = "an object";
-    } else if (field->cpp_type() == gpb::FieldDescriptor::CPPTYPE_STRING) {
-      if (e.kind != K::kString) want = "a string (sizes, rates and durations are strings)";
-    } else if (field->cpp_type() == gpb::FieldDescriptor::CPPTYPE_BOOL) {
-      if (e.kind != K::kBool) want = "true or false";
-    } else if (e.kind != K::kNumber && e.kind != K::kString) {
-      want = "a number";
-    }
-    if (!want.empty()) {
-      Error err;
-      err.line = e.line;
-      err.column = e.column;
-      err.field = e.path;
-      err.message = "expected " + want;
-      return err;
-    }
-  }
-  return std::nullopt;
-}
-
 uint64_t Fnv1a(std::string_view s, uint64_t h = 0xcbf29ce484222325ULL) {
   for (unsigned char c : s) {
     h ^= c;
@@ -405,7 +320,7 @@ Result<Sweep> Sweep::Parse(std::string_view text, ScenarioFormat format, std::st
       e.message = "bad JSON: " + e.message;
       return e;
     }
-    if (std::optional<Error> e = CheckJsonKinds(*locator)) {
+    if (std::optional<Error> e = internal::CheckJsonSchema(*locator, pb::Sweep::descriptor())) {
       e->file = filename;
       return *e;
     }
