@@ -125,6 +125,10 @@ Result<ByteVector> SpliceRam(std::span<const std::byte> tmpl, std::span<const By
   if (count(kQevmSectionStart) != 1 || count(kQevmSectionEnd) != 1) {
     return Error{Code::kBadSection, 0, "template needs exactly one ram START and one ram END"};
   }
+  // The loop below rewrites START and END and drops PARTs; a FULL would become a second END.
+  if (count(kQevmSectionFull) != 0) {
+    return Error{Code::kBadSection, 0, "template has a ram FULL section"};
+  }
   ByteVector out;
   QevmWriter w(&out);
   uint64_t pos = 0;

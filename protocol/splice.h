@@ -31,6 +31,7 @@ std::vector<ByteVector> SplitAtEos(std::span<const std::byte> ram, const Dialect
 // Returns `tmpl` (a QEVM file QEMU wrote) with its "ram" sections replaced: payloads[0] is the
 // START's, payloads[n-1] the END's (n >= 2), the rest become PARTs after the START; the
 // template's own PARTs are dropped. Section ids, footers and everything else stay as they were.
+// A template without exactly one ram START and one END, or with a ram FULL, is kBadSection.
 // *end_payload_end, when given, is set to the offset just past the END's payload.
 Result<ByteVector> SpliceRam(std::span<const std::byte> tmpl, std::span<const ByteVector> payloads,
                              uint64_t* end_payload_end = nullptr);

@@ -103,6 +103,39 @@ TEST(SpliceRamTest, TemplateMustLoadAndHaveStartAndEnd) {
   EXPECT_THAT(SpliceRam(Template(Bytes(8)), {}).error(), HasError(Code::kBadSection, 0));
 }
 
+// Found by qevm_file_fuzzer (corpus/qevm_file_fuzzer/crash-splice-ram-full-section-sent-end-
+// payload-twice.qevm): with ram sections START, FULL, END, SpliceRam wrote an END where the
+// FULL was, so the last payload arrived twice. Its CONTINUE record then followed "vga", not
+// "pc.ram", and the spliced file loaded other memory than the payloads describe.
+TEST(SpliceRamTest, TemplateWithAFullRamSectionIsRejected) {
+  StreamBuilder start, full, end;
+  start.MemSize({{"pc.ram", 8192}, {"vga", 8192}}).Eos();
+  full.Page("pc.ram", 0, 1).Eos();
+  end.Page("", 4096, 2).Page("vga", 0, 3).Eos();
+  Bytes tmpl;
+  QevmWriter w(&tmpl);
+  w.WriteHeader();
+  QevmConfiguration config;
+  config.machine = "pc-i440fx-7.2";
+  w.WriteConfiguration(config);
+  w.WriteSectionStart(2, "ram", 0, 4);
+  w.WriteRaw(start.bytes());
+  w.WriteFooter(2);
+  w.WriteSectionFull(2, "ram", 0, 4);
+  w.WriteRaw(full.bytes());
+  w.WriteFooter(2);
+  w.WriteSectionEnd(2);
+  w.WriteRaw(end.bytes());
+  w.WriteFooter(2);
+  w.WriteEof();
+  const Result<ByteVector> ram = RamStreamOf(tmpl);
+  ASSERT_TRUE(ram.ok()) << ram.error().ToString();
+  const auto payloads = SplitAtEos(ram.value(), Dialect::Qemu72());
+  ASSERT_EQ(payloads.size(), 3u);
+  EXPECT_THAT(SpliceRam(tmpl, payloads).error(),
+              HasError(Code::kBadSection, 0, ::testing::HasSubstr("FULL")));
+}
+
 TEST(WriteRamOnlyFileTest, LoadsBackToTheSameMemory) {
   GuestMemory mem;
   ASSERT_TRUE(mem.AddBlock("pc.ram", 1 << 20).ok());

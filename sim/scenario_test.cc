@@ -98,6 +98,15 @@ TEST(Scenario, BadUnitNamesLineAndField) {
   EXPECT_THAT(s.error().ToString(), HasSubstr("t.txtpb:4:5: guest.writers[0].rate: "));
 }
 
+// Found by sim_scenario_fuzzer: a key with an unclosed bracket split into no path at all.
+TEST(Scenario, JsonKeyWithAnUnclosedBracketIsAnError) {
+  Result<SimSpec> s = FromJson("{\n  \"a[\": 1}");
+  ASSERT_FALSE(s.ok());
+  EXPECT_EQ(s.error().line, 2);
+  EXPECT_EQ(s.error().field, "a[");
+  EXPECT_EQ(s.error().message, "malformed key \"a[\"");
+}
+
 TEST(Scenario, TextSyntaxErrorHasLine) {
   Result<SimSpec> s = FromText("guest {\n  ram: \"4GiB\"\n  bogus: 3\n}\n");
   ASSERT_FALSE(s.ok());

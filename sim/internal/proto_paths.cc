@@ -68,6 +68,15 @@ std::optional<Error> CheckJsonSchema(const JsonLocator& locator, const gpb::Desc
   using K = JsonLocator::Kind;
   for (const JsonLocator::Entry& e : locator.entries()) {
     const std::vector<PathPart> parts = SplitPath(e.path);
+    if (parts.empty()) {
+      // A key like "a[" (found by sim_scenario_fuzzer): no field has such a name.
+      Error err;
+      err.line = e.line;
+      err.column = e.column;
+      err.field = e.path;
+      err.message = "malformed key \"" + e.path + "\"";
+      return err;
+    }
     const gpb::Descriptor* desc = root;
     const gpb::FieldDescriptor* field = nullptr;
     for (size_t i = 0; i < parts.size(); ++i) {
