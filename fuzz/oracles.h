@@ -39,6 +39,9 @@ inline constexpr uint64_t kFuzzResidentLimit = uint64_t{64} << 20;
 // Loads whose blocks add up to no more than this are repeated with dense backing (a dense load
 // allocates and digests every byte of every block, so larger ones would cost exec/s).
 inline constexpr uint64_t kDenseCompareLimit = uint64_t{4} << 20;
+// Below this, dense memory is also the cheaper backing: a sparse memory's first page costs a
+// zeroed slab of 17 pages (protocol/guest_memory.cc), a dense one only its blocks.
+inline constexpr uint64_t kDenseCheaperLimit = uint64_t{64} << 10;
 
 // Decoder limits for fuzzing. The sparse backing's page tables count against the resident
 // limit (one pointer per 4 MiB of declared block), so with the default 256 TiB MEM_SIZE total a
