@@ -25,8 +25,6 @@ namespace {
 
 namespace gpb = google::protobuf;
 using internal::ParentPath;
-using internal::PathPart;
-using internal::SplitPath;
 using internal::TextErrors;
 constexpr uint64_t kPage = protocol::kPageSize;
 
@@ -62,23 +60,7 @@ class TextLocations : public ScenarioDocument::Locations {
   gpb::TextFormat::ParseInfoTree* tree() { return tree_.get(); }
 
   std::optional<std::pair<int, int>> Find(const std::string& path) const override {
-    const gpb::TextFormat::ParseInfoTree* tree = tree_.get();
-    const gpb::Descriptor* desc = pb::Scenario::descriptor();
-    const std::vector<PathPart> parts = SplitPath(path);
-    for (size_t i = 0; i < parts.size(); ++i) {
-      const gpb::FieldDescriptor* field = desc->FindFieldByName(parts[i].name);
-      if (field == nullptr || tree == nullptr) return std::nullopt;
-      const int index = field->is_repeated() ? std::max(parts[i].index, 0) : -1;
-      if (i + 1 == parts.size()) {
-        const auto loc = tree->GetLocation(field, index);
-        if (loc.line < 0) return std::nullopt;
-        return std::make_pair(loc.line + 1, loc.column + 1);
-      }
-      if (field->message_type() == nullptr) return std::nullopt;
-      tree = tree->GetTreeForNested(field, index);
-      desc = field->message_type();
-    }
-    return std::nullopt;
+    return internal::TextLocation(tree_.get(), pb::Scenario::descriptor(), path);
   }
 
  private:

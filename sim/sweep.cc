@@ -22,8 +22,6 @@ namespace ramstream::sim {
 
 namespace gpb = google::protobuf;
 using internal::ParentPath;
-using internal::PathPart;
-using internal::SplitPath;
 using internal::TextErrors;
 
 namespace {
@@ -244,23 +242,7 @@ class Sweep::Locations {
       if (e == nullptr) return std::nullopt;
       return std::make_pair(e->line, e->column);
     }
-    const gpb::TextFormat::ParseInfoTree* t = tree.get();
-    const gpb::Descriptor* desc = pb::Sweep::descriptor();
-    const std::vector<PathPart> parts = SplitPath(path);
-    for (size_t i = 0; i < parts.size(); ++i) {
-      const gpb::FieldDescriptor* field = desc->FindFieldByName(parts[i].name);
-      if (field == nullptr || t == nullptr) return std::nullopt;
-      const int index = field->is_repeated() ? std::max(parts[i].index, 0) : -1;
-      if (i + 1 == parts.size()) {
-        const auto loc = t->GetLocation(field, index);
-        if (loc.line < 0) return std::nullopt;
-        return std::make_pair(loc.line + 1, loc.column + 1);
-      }
-      if (field->message_type() == nullptr) return std::nullopt;
-      t = t->GetTreeForNested(field, index);
-      desc = field->message_type();
-    }
-    return std::nullopt;
+    return internal::TextLocation(tree.get(), pb::Sweep::descriptor(), path);
   }
 
   // The error at `path` (or its closest parent that appeared) of `file`.

@@ -1,5 +1,6 @@
 #include "sim/internal/proto_paths.h"
 
+#include <algorithm>
 #include <cstdlib>
 #include <utility>
 
@@ -62,6 +63,27 @@ void TextErrors::AddError(int line, gpb::io::ColumnNumber column, const std::str
     e.message = message;
     error_ = std::move(e);
   }
+}
+
+std::optional<std::pair<int, int>> TextLocation(const gpb::TextFormat::ParseInfoTree* tree,
+                                                const gpb::Descriptor* root,
+                                                const std::string& path) {
+  const gpb::Descriptor* desc = root;
+  const std::vector<PathPart> parts = SplitPath(path);
+  for (size_t i = 0; i < parts.size(); ++i) {
+    const gpb::FieldDescriptor* field = desc->FindFieldByName(parts[i].name);
+    if (field == nullptr || tree == nullptr) return std::nullopt;
+    const int index = field->is_repeated() ? std::max(parts[i].index, 0) : -1;
+    if (i + 1 == parts.size()) {
+      const auto loc = tree->GetLocation(field, index);
+      if (loc.line < 0) return std::nullopt;
+      return std::make_pair(loc.line + 1, loc.column + 1);
+    }
+    if (field->message_type() == nullptr) return std::nullopt;
+    tree = tree->GetTreeForNested(field, index);
+    desc = field->message_type();
+  }
+  return std::nullopt;
 }
 
 std::optional<Error> CheckJsonSchema(const JsonLocator& locator, const gpb::Descriptor* root) {

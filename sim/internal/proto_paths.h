@@ -6,10 +6,12 @@
 
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/io/tokenizer.h>
+#include <google/protobuf/text_format.h>
 
 #include <optional>
 #include <string>
 #include <string_view>
+#include <utility>
 #include <vector>
 
 #include "sim/internal/json_locator.h"
@@ -26,6 +28,12 @@ std::vector<PathPart> SplitPath(std::string_view path);
 
 // The path without its last component ("a.b[2]" -> "a.b", "a.b" -> "a"), "" at the top.
 std::string ParentPath(const std::string& path);
+
+// 1-based line and column of the field at `path` in a text-format document parsed from `root`
+// with `tree` recording positions; nullopt when the field did not appear.
+std::optional<std::pair<int, int>> TextLocation(
+    const google::protobuf::TextFormat::ParseInfoTree* tree,
+    const google::protobuf::Descriptor* root, const std::string& path);
 
 // Keeps the first error of protobuf's text-format parser, with 1-based line and column.
 class TextErrors : public google::protobuf::io::ErrorCollector {
