@@ -8,8 +8,6 @@
 #include <cmath>
 #include <cstdio>
 #include <filesystem>
-#include <fstream>
-#include <sstream>
 #include <utility>
 #include <vector>
 
@@ -132,19 +130,9 @@ Result<ScenarioDocument> ScenarioDocument::Parse(std::string_view text, Scenario
 }
 
 Result<ScenarioDocument> ScenarioDocument::Load(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    Error e;
-    e.file = path;
-    e.message = "cannot open the scenario file";
-    return e;
-  }
-  std::stringstream buf;
-  buf << in.rdbuf();
-  const std::string text = buf.str();
-  const size_t first = text.find_first_not_of(" \t\r\n");
-  const bool json = (path.size() >= 5 && path.substr(path.size() - 5) == ".json") ||
-                    (first != std::string::npos && text[first] == '{');
+  std::string text;
+  bool json = false;
+  if (std::optional<Error> e = internal::ReadDocument(path, "scenario", &text, &json)) return *e;
   return Parse(text, json ? ScenarioFormat::kJson : ScenarioFormat::kText, path);
 }
 

@@ -8,9 +8,7 @@
 #include <charconv>
 #include <cmath>
 #include <filesystem>
-#include <fstream>
 #include <limits>
-#include <sstream>
 #include <utility>
 
 #include "sim/internal/json_locator.h"
@@ -385,19 +383,9 @@ Result<Sweep> Sweep::Parse(std::string_view text, ScenarioFormat format, std::st
 }
 
 Result<Sweep> Sweep::Load(const std::string& path) {
-  std::ifstream in(path, std::ios::binary);
-  if (!in) {
-    Error e;
-    e.file = path;
-    e.message = "cannot open the sweep file";
-    return e;
-  }
-  std::stringstream buf;
-  buf << in.rdbuf();
-  const std::string text = buf.str();
-  const size_t first = text.find_first_not_of(" \t\r\n");
-  const bool json = (path.size() >= 5 && path.substr(path.size() - 5) == ".json") ||
-                    (first != std::string::npos && text[first] == '{');
+  std::string text;
+  bool json = false;
+  if (std::optional<Error> e = internal::ReadDocument(path, "sweep", &text, &json)) return *e;
   const std::string dir = std::filesystem::path(path).parent_path().string();
   return Parse(text, json ? ScenarioFormat::kJson : ScenarioFormat::kText, path, dir);
 }

@@ -2,6 +2,8 @@
 
 #include <algorithm>
 #include <cstdlib>
+#include <fstream>
+#include <sstream>
 #include <utility>
 
 namespace ramstream::sim::internal {
@@ -83,6 +85,23 @@ std::optional<std::pair<int, int>> TextLocation(const gpb::TextFormat::ParseInfo
     tree = tree->GetTreeForNested(field, index);
     desc = field->message_type();
   }
+  return std::nullopt;
+}
+
+std::optional<Error> ReadDocument(const std::string& path, std::string_view what, std::string* text,
+                                  bool* json) {
+  std::ifstream in(path, std::ios::binary);
+  if (!in) {
+    Error e;
+    e.file = path;
+    e.message = "cannot open the " + std::string(what) + " file";
+    return e;
+  }
+  std::stringstream buf;
+  buf << in.rdbuf();
+  *text = buf.str();
+  const size_t first = text->find_first_not_of(" \t\r\n");
+  *json = path.ends_with(".json") || (first != std::string::npos && (*text)[first] == '{');
   return std::nullopt;
 }
 

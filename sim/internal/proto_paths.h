@@ -35,6 +35,11 @@ std::optional<std::pair<int, int>> TextLocation(
     const google::protobuf::TextFormat::ParseInfoTree* tree,
     const google::protobuf::Descriptor* root, const std::string& path);
 
+// Reads a scenario or sweep file (`what` names it in the error) and says whether it is JSON:
+// a ".json" name, or text whose first non-blank character is '{'; text format otherwise.
+std::optional<Error> ReadDocument(const std::string& path, std::string_view what, std::string* text,
+                                  bool* json);
+
 // Keeps the first error of protobuf's text-format parser, with 1-based line and column.
 class TextErrors : public google::protobuf::io::ErrorCollector {
  public:
