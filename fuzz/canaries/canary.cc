@@ -56,9 +56,22 @@ void RunCanary(std::span<const std::byte> stream, size_t cut) {
   AcceptedRecords* record = kDifferential ? &accepted : nullptr;
 
   BeginLoad();
-  size_t records_left = cut;
-  const LoadResult first = RamLoad2010(f, dest, record, cut != 0 ? &records_left : nullptr);
-  const bool cut_off = cut != 0 && records_left == 0 && first == LoadResult::kIoError;
+  LoadResult first;
+  bool cut_off = false;
+  if (cut == 0) {
+    first = RamLoad2010(f, dest, record);
+  } else {
+    // One incoming migration: a ram_load call per section, the remembered block carried from
+    // one to the next as QEMU does, until the connection drops after `cut` records. A 7.2-style
+    // stream names its first page only in the second section (the setup section holds
+    // MEM_SIZE and EOS), so a cut inside the first section alone could never leave a block
+    // behind for load 2.
+    size_t records_left = cut;
+    do {
+      first = RamLoad2010(f, dest, record, &records_left);
+    } while (first == LoadResult::kOk && !f.at_end());
+    cut_off = records_left == 0 && first == LoadResult::kIoError;
+  }
   if ((first == LoadResult::kOk || cut_off) && !f.at_end()) {
     dest.Recreate();
     BeginLoad();
