@@ -103,10 +103,19 @@ void AddScenarioOverrideFlags(CLI::App* cmd, sim::ScenarioOverrides* overrides) 
   text("--trace", &o.trace,
        "trace: replay this dirty-page trace file (format: sim/README.md); implies "
        "--workload trace");
-  text("--policy", &o.policy, "Migration policy: ideal | qemu-2010 | qemu-7.2");
+  text("--policy", &o.policy, "Migration policy: ideal | qemu-2010 | qemu-7.2 | qemu-10");
   cmd->add_flag("--auto-converge", o.auto_converge, "Enable QEMU auto-converge (qemu-7.2)");
   text("--xbzrle-cache", &o.xbzrle_cache,
        "Enable XBZRLE with this page cache size (qemu-7.2; 64MiB is QEMU's default)");
+  text("--postcopy-after", &o.postcopy_after,
+       "Enable postcopy-ram and issue migrate-start-postcopy this long after the start "
+       "(qemu-7.2; 0s: at once)");
+  cmd->add_option_function<uint32_t>(
+      "--postcopy-after-syncs", [&o](uint32_t v) { o.postcopy_after_syncs = v; },
+      "Enable postcopy-ram and issue migrate-start-postcopy once dirty-sync-count reaches N "
+      "(1 at setup)");
+  text("--max-postcopy-bandwidth", &o.max_postcopy_bandwidth,
+       "Rate limit after the postcopy switch (QEMU max-postcopy-bandwidth; default unlimited)");
   text("--timeout", &o.timeout, "Give up after this much simulated pre-copy time (default 1h)");
   cmd->add_option_function<uint64_t>(
       "--seed", [&o](uint64_t v) { o.seed = v; }, "Random seed (runs are deterministic)");

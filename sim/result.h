@@ -17,8 +17,9 @@ enum class Outcome {
   kTimeout,        // run.timeout of simulated pre-copy time passed
   kSyncLimit,      // run.max_dirty_syncs reached
   kTransferLimit,  // run.max_transferred bytes sent
+  kPostcopy,       // switched to postcopy and completed: every page reached the destination
 };
-// "converged", "timeout", "sync_limit", "transfer_limit".
+// "converged", "timeout", "sync_limit", "transfer_limit", "postcopy".
 std::string_view OutcomeName(Outcome outcome);
 
 // One dirty-bitmap sync (QEMU's migration_bitmap_sync).
@@ -44,6 +45,40 @@ struct WindowSample {
   uint64_t dirty_sync_count = 0;
 };
 
+// QEMU 7.2's query-migrate `xbzrle-cache` (migration/ram.c save_xbzrle_page,
+// migration_update_rates): only with an XBZRLE cache.
+struct XbzrleStats {
+  bool enabled = false;
+  uint64_t cache_size = 0;  // xbzrle-cache-size, bytes
+  // Delta records less their 8-byte page header (idstr, encoding byte, be16 length, delta),
+  // plus 4096 per overflow.
+  uint64_t bytes = 0;
+  uint64_t pages = 0;       // cache hits: delta records, unchanged pages and overflows
+  uint64_t cache_miss = 0;  // misses after the first pass, the last stage included
+  uint64_t overflow = 0;    // hits whose delta would exceed a page (sent as PAGE)
+  // Of the last >= 1 s dirty-sync period that sent pages (in iterations): misses / pages sent,
+  // and hit pages x 4096 / bytes (0 if no hit or no bytes). 0 until such a period ends.
+  double cache_miss_rate = 0;
+  double encoding_rate = 0;
+};
+
+// The postcopy switch (QEMU 7.2 postcopy_start) and what followed.
+struct PostcopyStats {
+  bool enabled = false;        // the postcopy-ram capability
+  bool requested = false;      // migrate-start-postcopy was issued
+  double requested_s = 0;      // when
+  bool started = false;        // postcopy_start ran
+  double start_s = 0;          // the source VM stopped for the switch
+  double resume_s = 0;         // the destination runs the guest (package received, restarted)
+  double end_s = 0;            // the destination has every page
+  double time_s = 0;           // end_s - resume_s: the guest runs degraded, faulting on pages
+  uint64_t requests = 0;       // postcopy-requests: pages the destination asked for
+  uint64_t pages = 0;          // page records sent after the switch
+  uint64_t discard_bytes = 0;  // POSTCOPY_RAM_DISCARD commands
+  uint64_t package_bytes = 0;  // the PACKAGED command (LISTEN, device state, PING, RUN)
+  double guest_speed = 1;      // the destination guest's average speed while degraded (0..1)
+};
+
 struct SimResult {
   std::string scenario;
   std::string policy;
@@ -51,14 +86,18 @@ struct SimResult {
 
   Outcome outcome = Outcome::kTimeout;
   bool converged() const { return outcome == Outcome::kConverged; }
+  // Every page reached the destination (converged, or completed in postcopy).
+  bool completed() const { return converged() || outcome == Outcome::kPostcopy; }
 
   uint64_t ram_bytes = 0;
   double max_bandwidth = 0;  // bytes/s the policy used, 0 = unlimited
   double downtime_limit_s = 0;
 
-  double setup_time_s = 0;    // until the first iteration could start
-  double total_time_s = 0;    // until the destination runs (or until the run gave up)
-  double downtime_s = 0;      // VM stopped -> destination runs; 0 if not converged
+  double setup_time_s = 0;  // until the first iteration could start
+  double total_time_s = 0;  // until the destination runs (or until the run gave up)
+  // VM stopped -> destination runs; 0 if not completed. Postcopy: as QEMU 7.2 measures it
+  // (postcopy_start: VM stopped -> PACKAGED written; the guest runs at postcopy.resume_s).
+  double downtime_s = 0;
   double precopy_time_s = 0;  // setup end -> VM stopped (or gave up)
 
   uint64_t transferred_bytes = 0;      // every byte on the wire
@@ -70,9 +109,17 @@ struct SimResult {
   // plus the writes since the last sync). 0 after a switch-over.
   uint64_t remaining_bytes = 0;
   uint64_t downtime_bytes = 0;  // bytes sent while the VM was stopped
+  // QEMU 7.2's precopy-bytes, downtime-bytes, postcopy-bytes: each ram.transferred byte by run
+  // state when sent (running, stopped, postcopy). They add up to ram_transferred_bytes.
+  uint64_t ram_precopy_bytes = 0;
+  uint64_t ram_downtime_bytes = 0;
+  uint64_t ram_postcopy_bytes = 0;
 
   int max_throttle_pct = 0;
   int final_throttle_pct = 0;
+
+  XbzrleStats xbzrle;
+  PostcopyStats postcopy;
 
   std::vector<SyncSample> syncs;
   std::vector<WindowSample> series;

@@ -413,6 +413,20 @@ bool ConvertMigration(Converter& c, const pb::Migration& m, MigrationSpec* out) 
   if (!c.Size(m.xbzrle().cache_size(), "migration.xbzrle.cache_size", &out->xbzrle.cache_bytes)) {
     return false;
   }
+  const pb::Postcopy& p = m.postcopy();
+  PostcopySpec& pc = out->postcopy;
+  pc.enabled = p.enabled();
+  pc.start_after_syncs = p.after_syncs();
+  if (!p.after().empty()) {
+    double v = 0;
+    if (!c.Duration(p.after(), "migration.postcopy.after", &v)) return false;
+    pc.start_after_s = v;
+  }
+  if (p.max_postcopy_bandwidth() != "unlimited" &&
+      !c.Rate(p.max_postcopy_bandwidth(), "migration.postcopy.max_postcopy_bandwidth",
+              &pc.max_postcopy_bandwidth)) {
+    return false;
+  }
   return c.Duration(m.setup_time(), "migration.setup_time", &out->setup_time_s) &&
          c.Duration(m.resume_time(), "migration.resume_time", &out->resume_time_s) &&
          c.Size(m.device_state(), "migration.device_state", &out->device_state_bytes) &&
@@ -482,6 +496,23 @@ std::optional<Error> ApplyOverrides(const ScenarioOverrides& o, ScenarioDocument
     s.mutable_migration()->mutable_xbzrle()->set_cache_size(*o.xbzrle_cache);
     doc->MarkOverride("migration.xbzrle.cache_size", "--xbzrle-cache");
     doc->MarkOverride("migration.xbzrle", "--xbzrle-cache");
+  }
+  if (o.postcopy_after) {
+    s.mutable_migration()->mutable_postcopy()->set_enabled(true);
+    s.mutable_migration()->mutable_postcopy()->set_after(*o.postcopy_after);
+    doc->MarkOverride("migration.postcopy.after", "--postcopy-after");
+    doc->MarkOverride("migration.postcopy", "--postcopy-after");
+  }
+  if (o.postcopy_after_syncs) {
+    s.mutable_migration()->mutable_postcopy()->set_enabled(true);
+    s.mutable_migration()->mutable_postcopy()->set_after_syncs(*o.postcopy_after_syncs);
+    doc->MarkOverride("migration.postcopy.after_syncs", "--postcopy-after-syncs");
+    if (!o.postcopy_after) doc->MarkOverride("migration.postcopy", "--postcopy-after-syncs");
+  }
+  if (o.max_postcopy_bandwidth) {
+    s.mutable_migration()->mutable_postcopy()->set_max_postcopy_bandwidth(
+        *o.max_postcopy_bandwidth);
+    doc->MarkOverride("migration.postcopy.max_postcopy_bandwidth", "--max-postcopy-bandwidth");
   }
   if (o.timeout) {
     s.mutable_run()->set_timeout(*o.timeout);

@@ -79,6 +79,10 @@ struct ScenarioOverrides {
   std::optional<std::string> policy;
   bool auto_converge = false;
   std::optional<std::string> xbzrle_cache;  // turns XBZRLE on with this cache size
+  // Turn postcopy-ram on and issue migrate-start-postcopy after this time / sync count.
+  std::optional<std::string> postcopy_after;
+  std::optional<uint32_t> postcopy_after_syncs;
+  std::optional<std::string> max_postcopy_bandwidth;
   std::optional<std::string> timeout;
   std::optional<uint64_t> seed;
   bool no_series = false;

@@ -126,7 +126,7 @@ TEST(Scenario, ValidationErrorsAreLocated) {
   ASSERT_FALSE(p.ok());
   EXPECT_EQ(p.error().line, 2);
   EXPECT_THAT(p.error().message,
-              HasSubstr("unknown policy \"qemu-9\" (use ideal, qemu-2010, qemu-7.2)"));
+              HasSubstr("unknown policy \"qemu-9\" (use ideal, qemu-2010, qemu-7.2, qemu-10)"));
   Result<SimSpec> page = FromText("guest { ram: \"1000B\" }");
   ASSERT_FALSE(page.ok());
   EXPECT_THAT(page.error().message, HasSubstr("multiple of the 4096-byte page"));
@@ -180,6 +180,63 @@ TEST(Scenario, DefaultScenarioIsValid) {
   ASSERT_TRUE(s.ok()) << s.error().ToString();
   EXPECT_EQ(s->name, "default");
   EXPECT_EQ(s->guest.writers.size(), 1u);
+}
+
+TEST(Scenario, PostcopyFieldsAndTheirErrors) {
+  Result<SimSpec> s = FromText(
+      "guest { ram: \"1GiB\" }\nmigration {\n  postcopy { enabled: true after: \"5s\"\n"
+      "    after_syncs: 3 max_postcopy_bandwidth: \"1Gbit/s\" }\n}\n");
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  EXPECT_TRUE(s->migration.postcopy.enabled);
+  EXPECT_DOUBLE_EQ(*s->migration.postcopy.start_after_s, 5.0);
+  EXPECT_EQ(s->migration.postcopy.start_after_syncs, 3u);
+  EXPECT_DOUBLE_EQ(s->migration.postcopy.max_postcopy_bandwidth, 125e6);
+
+  Result<SimSpec> unit = FromText(
+      "guest { ram: \"1GiB\" }\nmigration {\n  postcopy {\n    enabled: true\n"
+      "    after: \"5 weeks\"\n  }\n}\n");
+  ASSERT_FALSE(unit.ok());
+  EXPECT_EQ(unit.error().field, "migration.postcopy.after");
+  EXPECT_EQ(unit.error().line, 5);
+  Result<SimSpec> policy = FromText(
+      "guest { ram: \"1GiB\" }\nmigration {\n  policy: \"ideal\"\n"
+      "  postcopy { enabled: true }\n}\n");
+  ASSERT_FALSE(policy.ok());
+  EXPECT_EQ(policy.error().field, "migration.postcopy");
+  EXPECT_EQ(policy.error().line, 4);
+  EXPECT_THAT(policy.error().message, HasSubstr("has no postcopy (use qemu-7.2)"));
+  Result<SimSpec> off =
+      FromText("guest { ram: \"1GiB\" }\nmigration {\n  postcopy { after_syncs: 2 }\n}\n");
+  ASSERT_FALSE(off.ok());
+  EXPECT_EQ(off.error().line, 3);
+  EXPECT_THAT(off.error().message, HasSubstr("need `enabled: true`"));
+  Result<SimSpec> json = FromJson(
+      "{\"guest\": {\"ram\": \"1GiB\"},\n \"migration\": {\"postcopy\": {\"enabled\": true,\n"
+      "  \"maxPostcopyBandwidth\": \"fast\"}}}");
+  ASSERT_FALSE(json.ok());
+  EXPECT_EQ(json.error().field, "migration.postcopy.max_postcopy_bandwidth");
+  EXPECT_EQ(json.error().line, 3);
+}
+
+TEST(ScenarioOverrides, PostcopyFlags) {
+  ScenarioDocument doc = ScenarioDocument::Default();
+  ScenarioOverrides o;
+  o.postcopy_after = "5s";
+  o.max_postcopy_bandwidth = "1GB/s";
+  ASSERT_FALSE(ApplyOverrides(o, &doc).has_value());
+  Result<SimSpec> s = ToSpec(doc);
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  EXPECT_TRUE(s->migration.postcopy.enabled);
+  EXPECT_DOUBLE_EQ(*s->migration.postcopy.start_after_s, 5.0);
+  EXPECT_DOUBLE_EQ(s->migration.postcopy.max_postcopy_bandwidth, 1e9);
+  ScenarioDocument bad = ScenarioDocument::Default();
+  ScenarioOverrides b;
+  b.postcopy_after_syncs = 2;
+  b.policy = "qemu-2010";
+  ASSERT_FALSE(ApplyOverrides(b, &bad).has_value());
+  Result<SimSpec> e = ToSpec(bad);
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.error().field, "--postcopy-after-syncs");
 }
 
 TEST(ScenarioOverrides, FlagsReplaceFieldsAndErrorsNameTheFlag) {

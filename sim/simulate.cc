@@ -202,9 +202,9 @@ std::optional<Error> ValidateSpec(const SimSpec& spec) {
   if (!(m.setup_time_s >= 0)) return MakeError("migration.setup_time", "must be >= 0");
   if (!(m.resume_time_s >= 0)) return MakeError("migration.resume_time", "must be >= 0");
   if (m.xbzrle.enabled) {
-    if (m.policy != "qemu-7.2") {
+    if (m.policy != "qemu-7.2" && m.policy != "qemu-10") {
       return MakeError("migration.xbzrle",
-                       "policy \"" + m.policy + "\" has no XBZRLE (use qemu-7.2)");
+                       "policy \"" + m.policy + "\" has no XBZRLE (use qemu-7.2 or qemu-10)");
     }
     if (m.xbzrle.cache_bytes < kPage) {
       return MakeError("migration.xbzrle.cache_size", "must be at least one 4096-byte page");
@@ -213,6 +213,23 @@ std::optional<Error> ValidateSpec(const SimSpec& spec) {
       return MakeError("migration.xbzrle.encoded_bytes",
                        "must be at most 65535 (above 4096: every delta overflows)");
     }
+  }
+  const PostcopySpec& pc = m.postcopy;
+  if (pc.enabled) {
+    if (m.policy != "qemu-7.2") {
+      return MakeError("migration.postcopy",
+                       "policy \"" + m.policy + "\" has no postcopy (use qemu-7.2)");
+    }
+    if (pc.start_after_s && !(*pc.start_after_s >= 0 && std::isfinite(*pc.start_after_s))) {
+      return MakeError("migration.postcopy.after", "must be a finite duration >= 0");
+    }
+    if (!(pc.max_postcopy_bandwidth >= 0) || !std::isfinite(pc.max_postcopy_bandwidth)) {
+      return MakeError("migration.postcopy.max_postcopy_bandwidth",
+                       "must be a finite rate >= 0 (0: unlimited)");
+    }
+  } else if (pc.start_after_s || pc.start_after_syncs > 0) {
+    return MakeError("migration.postcopy",
+                     "after / after_syncs need `enabled: true` (the postcopy-ram capability)");
   }
   if (!(m.page_cost_s >= 0) || !std::isfinite(m.page_cost_s)) {
     return MakeError("migration.page_cost", "must be a finite duration >= 0");
@@ -238,6 +255,7 @@ Result<SimResult> Simulate(const SimSpec& spec, SendObserver* observer) {
     options.xbzrle_cache_bytes = spec.migration.xbzrle.cache_bytes;
     options.xbzrle_encoded_bytes = spec.migration.xbzrle.encoded_bytes;
   }
+  options.postcopy_ram = spec.migration.postcopy.enabled;
   options.record_series = spec.run.series;
   Engine engine(options, std::move(ram), std::move(guest),
                 Link(spec.link.steps, spec.link.latency_s, spec.link.buffer_bytes), observer);

@@ -85,6 +85,16 @@ struct XbzrleSpec {
   uint64_t encoded_bytes = 3;
 };
 
+// QEMU's postcopy-ram capability and the operator's migrate-start-postcopy (qemu-7.2).
+struct PostcopySpec {
+  bool enabled = false;  // the capability, on both sides
+  // migrate-start-postcopy is issued at this time from the start of the migration, or once
+  // dirty-sync-count reaches start_after_syncs (whichever comes first); neither: never.
+  std::optional<double> start_after_s;
+  uint64_t start_after_syncs = 0;
+  double max_postcopy_bandwidth = 0;  // bytes/s after the switch; 0: unlimited (QEMU's default)
+};
+
 struct MigrationSpec {
   std::string policy = "qemu-7.2";
   // Unset: the policy's version default (QEMU 7.2: 128 MiB/s, 2010: 32 MiB/s, ideal: none).
@@ -93,6 +103,7 @@ struct MigrationSpec {
   std::optional<double> downtime_limit_s;  // unset: the policy's default (300 ms / 30 ms)
   AutoConvergeSpec auto_converge;
   XbzrleSpec xbzrle;
+  PostcopySpec postcopy;
   double setup_time_s = 0;          // fixed setup cost before the first page
   double resume_time_s = 0;         // destination restart, added to the downtime
   uint64_t device_state_bytes = 0;  // device sections and vmdesc sent during the downtime

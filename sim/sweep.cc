@@ -39,7 +39,7 @@ const std::vector<AxisInfo> kAxes = {
     {AxisParam::kMaxBandwidth, "max_bandwidth", AxisKind::kRate,
      "sender rate limit (QEMU max-bandwidth; 0 = unlimited)"},
     {AxisParam::kRam, "ram", AxisKind::kSize, "guest RAM, one block pc.ram (8GiB)"},
-    {AxisParam::kPolicy, "policy", AxisKind::kName, "ideal | qemu-2010 | qemu-7.2"},
+    {AxisParam::kPolicy, "policy", AxisKind::kName, "ideal | qemu-2010 | qemu-7.2 | qemu-10"},
     {AxisParam::kAutoConverge, "auto_converge", AxisKind::kSwitch, "on | off"},
     {AxisParam::kXbzrleCache, "xbzrle_cache", AxisKind::kSize,
      "XBZRLE on with this cache size (64MiB), or off (qemu-7.2)"},

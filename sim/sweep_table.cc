@@ -173,9 +173,9 @@ ordered_json SweepRow(const Sweep& sweep, const std::string& sweep_id, uint64_t 
   }
   // Results.
   if (result) {
-    FlattenReport(ResultToJson(*result, false), false, &r);
+    FlattenReport(ResultToJson(*result, false, /*fixed_shape=*/true), false, &r);
   } else {
-    FlattenReport(ResultToJson(SimResult{}, false), true, &r);
+    FlattenReport(ResultToJson(SimResult{}, false, /*fixed_shape=*/true), true, &r);
   }
   ClosedFormPrediction model;
   if (spec && result) {

@@ -34,13 +34,17 @@ struct StreamCounters {
   uint64_t eos_records = 0;
   uint64_t counted_eos = 0;  // EOS that 7.2 adds to ram.transferred
   uint64_t mem_size_bytes = 0;
-  uint64_t framing_bytes = 0;  // file header, section headers and footers, EOF
+  // File header, section headers and footers, EOF, commands (postcopy: advise, discard, pings,
+  // the PACKAGED header and the commands inside it).
+  uint64_t framing_bytes = 0;
   uint64_t device_state_bytes = 0;
   // XBZRLE cache (QEMU's xbzrle-cache statistics): misses (sent as PAGE), deltas larger than a
   // page (sent as PAGE), pages the cache showed unchanged (not sent at all).
   uint64_t xbzrle_cache_miss = 0;
   uint64_t xbzrle_overflow = 0;
   uint64_t xbzrle_unchanged = 0;
+  // QEMU's xbzrle-cache bytes: delta records less their 8-byte header, plus 4096 per overflow.
+  uint64_t xbzrle_counted_bytes = 0;
 
   uint64_t page_record_bytes() const { return normal_bytes + zero_bytes + xbzrle_bytes; }
   uint64_t eos_bytes() const { return eos_records * kEosBytes; }

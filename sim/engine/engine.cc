@@ -24,6 +24,8 @@ std::string_view OutcomeName(Outcome outcome) {
       return "sync_limit";
     case Outcome::kTransferLimit:
       return "transfer_limit";
+    case Outcome::kPostcopy:
+      return "postcopy";
   }
   return "unknown";
 }
@@ -39,7 +41,10 @@ Engine::Engine(EngineOptions options, std::unique_ptr<RamState> ram,
   result_.ram_bytes = ram_->total_pages() * kPage;
   if (options_.xbzrle_cache_bytes > 0) {
     sender_.EnableXbzrle(options_.xbzrle_cache_bytes, options_.xbzrle_encoded_bytes);
+    result_.xbzrle.enabled = true;
+    result_.xbzrle.cache_size = options_.xbzrle_cache_bytes;
   }
+  result_.postcopy.enabled = options_.postcopy_ram;
 }
 
 uint64_t Engine::dirty_bytes() const { return ram_->dirty_pages() * kPage; }
@@ -50,6 +55,8 @@ uint64_t Engine::ram_transferred() const {
       return counters_.page_record_bytes() + counters_.counted_eos * kEosBytes;
     case RamAccounting::kPayloadOnly:
       return counters_.normal_pages * kPage + counters_.zero_pages;
+    case RamAccounting::kEveryByte:
+      return wire_bytes();
   }
   return 0;
 }
@@ -68,7 +75,7 @@ std::optional<Outcome> Engine::LimitReached() const {
 void Engine::AdvanceGuest(const ZeroPageWindow* window) {
   if (!guest_running_) return;
   if (now_ > guest_time_) {
-    guest_->Apply(guest_time_, now_, 1.0 - throttle_pct_ / 100.0, *ram_, window);
+    guest_->Apply(guest_time_, now_, GuestSpeed(), *ram_, window);
     guest_time_ = now_;
   } else if (window == nullptr) {
     guest_->Flush(*ram_);
@@ -107,6 +114,7 @@ void Engine::Setup(const StreamLayout& layout, RamAccounting accounting) {
   counters_.mem_size_bytes += mem_size;
   counters_.framing_bytes += layout.file_header + layout.start_section;
   Transmit(mem_size + layout.file_header + layout.start_section);
+  if (options_.postcopy_ram) WriteFraming(kCommandHeaderBytes + kPostcopyAdviseBytes);
   // ram_save_setup's sync (the log is empty, every page is already dirty).
   SyncDirtyLog();
   setup_end_ = now_;
@@ -121,6 +129,7 @@ void Engine::DescribePolicy(std::string name, double max_bandwidth, double downt
 }
 
 SendResult Engine::SendPages(const SendLimits& limits) {
+  if (postcopy_) return PostcopySend(limits);
   // Writes change ZERO into PAGE only for zero pages still waiting to be sent; otherwise the
   // log is only read at the next sync, so applying the writes can wait until then.
   if (ram_->pending_zero_pages() > 0) {
@@ -180,6 +189,11 @@ uint64_t Engine::SyncDirtyLog() {
 }
 
 void Engine::IdleUntil(double t) {
+  // Postcopy: page requests wake the sleeping sender (QEMU's rate_limit_sem).
+  while (postcopy_ && now_ < t) {
+    now_ = std::min(t, now_ + kPostcopyFaultSlice);
+    ServeFaults(nullptr);
+  }
   if (t > now_) now_ = t;
 }
 
@@ -197,9 +211,9 @@ void Engine::CloseWindow(double bandwidth_estimate, double threshold_bytes) {
     s.sent_bytes = wire_bytes() - window_bytes_start_;
     s.remaining_bytes = dirty_bytes();
     s.dirty_rate = measured_dirty_rate_;
-    s.write_rate = guest_running_ ? guest_->TouchRate(now_) * (1.0 - throttle_pct_ / 100.0) *
-                                        static_cast<double>(kPage)
-                                  : 0;
+    s.write_rate = guest_running_ && now_ >= guest_time_
+                       ? guest_->TouchRate(now_) * GuestSpeed() * static_cast<double>(kPage)
+                       : 0;
     s.bandwidth_estimate = bandwidth_estimate;
     s.threshold_bytes = threshold_bytes;
     s.throttle_pct = throttle_pct_;
@@ -210,12 +224,18 @@ void Engine::CloseWindow(double bandwidth_estimate, double threshold_bytes) {
   window_bytes_start_ = wire_bytes();
 }
 
-void Engine::StopAndCopy(bool final_sync) {
-  assert(!finished_);
+void Engine::StopGuest() {
+  if (!guest_running_) return;
   AdvanceGuest();
   guest_running_ = false;
   stop_time_ = now_;
   stop_wire_bytes_ = wire_bytes();
+  stop_ram_bytes_ = ram_transferred();
+}
+
+void Engine::StopAndCopy(bool final_sync) {
+  assert(!finished_ && !postcopy_);
+  StopGuest();
   if (final_sync) SyncDirtyLog();
   sender_.SetLastStage();
   rate_cap_ = 0;  // completion is not rate limited
@@ -232,17 +252,171 @@ void Engine::StopAndCopy(bool final_sync) {
   result_.total_time_s = done;
   result_.precopy_time_s = stop_time_ - setup_end_;
   result_.downtime_bytes = wire_bytes() - stop_wire_bytes_;
+  result_.ram_precopy_bytes = stop_ram_bytes_;
+  result_.ram_downtime_bytes = ram_transferred() - stop_ram_bytes_;
+  finished_ = true;
+}
+
+void Engine::NotePostcopyRequest() {
+  if (result_.postcopy.requested) return;
+  result_.postcopy.requested = true;
+  result_.postcopy.requested_s = now_;
+}
+
+void Engine::StartPostcopy() {
+  assert(!finished_ && !postcopy_ && !guest_running_ && options_.postcopy_ram);
+  // ram_postcopy_send_discard_bitmap: one range per run of pages still to send, per block.
+  uint64_t discard = 0;
+  const PageBitmap& dirty = ram_->dirty();
+  for (const RamBlockLayout& b : ram_->blocks()) {
+    uint64_t runs = 0;
+    bool prev = false;
+    for (size_t w = b.first_word(); w < b.end_word(); ++w) {
+      const uint64_t word = dirty.word(w);
+      // A run starts at each set bit whose predecessor is clear.
+      runs += static_cast<uint64_t>(PopCount(word & ~((word << 1) | (prev ? 1 : 0))));
+      prev = (word >> 63) != 0;
+    }
+    const uint64_t commands = (runs + kDiscardRangesPerCommand - 1) / kDiscardRangesPerCommand;
+    discard += commands * (kCommandHeaderBytes + 3 + b.name.size()) + runs * 16;
+  }
+  PostcopyStats& pc = result_.postcopy;
+  pc.started = true;
+  pc.start_s = stop_time_;
+  pc.discard_bytes = discard;
+  sender_.StartPostcopy();
+  WriteFraming(discard + kPingBytes);
+  // The package: POSTCOPY_LISTEN, the device state (no EOF, no vmdesc), PING, POSTCOPY_RUN,
+  // behind the PACKAGED command's header and be32 length.
+  const uint64_t package = kCommandHeaderBytes + kPingBytes + kCommandHeaderBytes;
+  pc.package_bytes = kCommandHeaderBytes + 4 + package + options_.device_state_bytes;
+  WriteFraming(kCommandHeaderBytes + 4 + package);
+  counters_.device_state_bytes += options_.device_state_bytes;
+  Transmit(options_.device_state_bytes);
+  // postcopy_start's downtime ends once the package is written (QEMU's ms->downtime, source
+  // side): the destination's restart (resume time) and the latency are not in it.
+  result_.downtime_s = now_ - stop_time_;
+  result_.downtime_bytes = wire_bytes() - stop_wire_bytes_;
+  pc.resume_s = now_ + link_.latency() + options_.resume_time_s;
+  WriteFraming(kPingBytes);
+  postcopy_ram_start_ = ram_transferred();
+  // The guest resumes on the destination: its writes no longer change the source's pages.
+  postcopy_ = true;
+  ram_->FreezeContents();
+  guest_running_ = true;
+  guest_time_ = pc.resume_s;
+  fault_check_t_ = pc.resume_s;
+  dest_speed_ = 1;
+  rate_cap_ = 0;
+  fault_cost_s_ = 2 * link_.latency() +
+                  static_cast<double>(kPageRecordBytes) / link_.RateAt(pc.resume_s) +
+                  options_.page_cost_s;
+}
+
+void Engine::ServeFaults(SendResult* sent) {
+  if (now_ <= fault_check_t_) return;
+  const double guest_dt = (now_ - fault_check_t_) * dest_speed_;
+  AdvanceGuest();
+  fault_check_t_ = now_;
+  guest_progress_s_ += guest_dt;
+  faults_.clear();
+  ram_->TakeLoggedDirty(&faults_);
+  result_.postcopy.requests += faults_.size();
+  // A vCPU waits for each page it faulted on: at the fault rate of this slice, the share of
+  // time it can run is 1 / (1 + faults per guest second x cost of a fault).
+  const double per_s = static_cast<double>(faults_.size()) / guest_dt;
+  dest_speed_ = 1 / (1 + per_s * fault_cost_s_);
+  SendResult r;
+  for (uint64_t bit : faults_) {
+    const SendResult p = sender_.SendPage(bit);
+    r.bytes += p.bytes;
+    r.pages += p.pages;
+    r.zero_pages += p.zero_pages;
+    r.normal_pages += p.normal_pages;
+  }
+  if (r.pages == 0) return;
+  result_.postcopy.pages += r.pages;
+  pages_sent_since_sync_ += r.pages;
+  Transmit(r.bytes, r.pages);
+  if (sent != nullptr) {
+    sent->bytes += r.bytes;
+    sent->pages += r.pages;
+    sent->zero_pages += r.zero_pages;
+    sent->normal_pages += r.normal_pages;
+  }
+}
+
+SendResult Engine::PostcopySend(const SendLimits& limits) {
+  SendResult total;
+  while (true) {
+    ServeFaults(&total);
+    const double used = static_cast<double>(total.bytes);
+    if (ram_->dirty_pages() == 0 || used > limits.max_bytes || used > limits.checkpoint_bytes ||
+        total.pages >= limits.max_pages) {
+      break;
+    }
+    // Background pages for one slice of link time, then the faults of that slice.
+    SendLimits slice;
+    slice.max_bytes =
+        std::min(limits.max_bytes - used, link_.Capacity(now_, kPostcopyFaultSlice, rate_cap_));
+    slice.checkpoint_bytes = limits.checkpoint_bytes - used;
+    slice.max_pages = limits.max_pages - total.pages;
+    const SendResult r = sender_.Send(slice);
+    if (r.pages == 0) break;
+    result_.postcopy.pages += r.pages;
+    pages_sent_since_sync_ += r.pages;
+    Transmit(r.bytes, r.pages);
+    total.bytes += r.bytes;
+    total.pages += r.pages;
+    total.zero_pages += r.zero_pages;
+    total.normal_pages += r.normal_pages;
+  }
+  total.exhausted = ram_->dirty_pages() == 0;
+  return total;
+}
+
+void Engine::CompletePostcopy() {
+  assert(!finished_ && postcopy_);
+  WriteFraming(layout_.end_section);
+  SendPages(SendLimits{});
+  WriteEos(false);
+  WriteFraming(layout_.footer);
+  WriteFraming(layout_.eof);
+  const double done = now_ + link_.latency();
+  PostcopyStats& pc = result_.postcopy;
+  pc.end_s = std::max(done, pc.resume_s);
+  pc.time_s = pc.end_s - pc.resume_s;
+  // The guest ran degraded from resume_s until the last faults were looked for.
+  const double degraded = fault_check_t_ - pc.resume_s;
+  pc.guest_speed = degraded > 0 ? std::min(1.0, guest_progress_s_ / degraded) : 1.0;
+  result_.outcome = Outcome::kPostcopy;
+  result_.total_time_s = pc.end_s;
+  result_.precopy_time_s = stop_time_ - setup_end_;
+  result_.ram_precopy_bytes = stop_ram_bytes_;
+  result_.ram_downtime_bytes = postcopy_ram_start_ - stop_ram_bytes_;
+  result_.ram_postcopy_bytes = ram_transferred() - postcopy_ram_start_;
   finished_ = true;
 }
 
 void Engine::Abort(Outcome why) {
   assert(!finished_);
-  AdvanceGuest();
-  result_.outcome = why;
-  result_.remaining_bytes = ram_->DirtyPagesAfterSync() * kPage;
-  result_.total_time_s = now_;
-  result_.precopy_time_s = now_ - setup_end_;
   finished_ = true;
+  result_.outcome = why;
+  result_.total_time_s = now_;
+  if (postcopy_) {
+    // Given up in postcopy: what is left are the pages not yet sent.
+    ServeFaults(nullptr);
+    result_.remaining_bytes = ram_->dirty_pages() * kPage;
+    result_.precopy_time_s = stop_time_ - setup_end_;
+    result_.ram_precopy_bytes = stop_ram_bytes_;
+    result_.ram_downtime_bytes = postcopy_ram_start_ - stop_ram_bytes_;
+    result_.ram_postcopy_bytes = ram_transferred() - postcopy_ram_start_;
+    return;
+  }
+  AdvanceGuest();
+  result_.remaining_bytes = ram_->DirtyPagesAfterSync() * kPage;
+  result_.precopy_time_s = now_ - setup_end_;
+  result_.ram_precopy_bytes = ram_transferred();
 }
 
 SimResult Engine::TakeResult() {
@@ -253,6 +427,13 @@ SimResult Engine::TakeResult() {
   result_.bytes = counters_;
   result_.dirty_sync_count = sync_count_;
   result_.final_throttle_pct = throttle_pct_;
+  XbzrleStats& x = result_.xbzrle;
+  if (x.enabled) {
+    x.bytes = counters_.xbzrle_counted_bytes;
+    x.pages = counters_.xbzrle_pages + counters_.xbzrle_unchanged + counters_.xbzrle_overflow;
+    x.cache_miss = counters_.xbzrle_cache_miss;
+    x.overflow = counters_.xbzrle_overflow;
+  }
   return std::move(result_);
 }
 

@@ -6,6 +6,9 @@
 //   Stage 2  SendPages() SyncDirtyLog() IdleUntil() SetThrottle() CloseWindow() ...
 //            as the policy decides (rate windows, sync cadence, switch-over test)
 //   Stage 3  StopAndCopy()           VM stopped, last sync, everything left, device state
+//   or       StartPostcopy()         VM stopped, discard commands, device state in a package;
+//            SendPages() IdleUntil() the guest runs on the destination, its accesses to pages
+//            ...  CompletePostcopy() not yet received fault and are requested first
 //
 // The engine knows nothing about QEMU versions. Time is simulated (no wall clock) and every
 // random draw comes from the scenario's seed, so a run is deterministic.
@@ -16,6 +19,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "sim/engine/accounting.h"
 #include "sim/engine/ram_state.h"
@@ -39,8 +43,22 @@ struct EngineOptions {
   // XBZRLE page cache (PageSender::EnableXbzrle); 0 bytes: off.
   uint64_t xbzrle_cache_bytes = 0;
   uint64_t xbzrle_encoded_bytes = 3;
+  // The postcopy-ram capability: OPEN_RETURN_PATH and POSTCOPY_ADVISE at setup.
+  bool postcopy_ram = false;
   bool record_series = true;
 };
+
+// What a postcopy switch writes besides device state (docs ram-stream-format.md section 2.4):
+// a QEMU_VM_COMMAND is type, be16 command, be16 length, payload.
+inline constexpr uint64_t kCommandHeaderBytes = 1 + 2 + 2;
+inline constexpr uint64_t kPingBytes = kCommandHeaderBytes + 4;
+inline constexpr uint64_t kPostcopyAdviseBytes = kCommandHeaderBytes + 16;
+// POSTCOPY_RAM_DISCARD: version, name length, name, NUL, then be64 start and length per range,
+// at most 12 ranges per command (MAX_DISCARDS_PER_COMMAND).
+inline constexpr uint64_t kDiscardRangesPerCommand = 12;
+// Postcopy: the length of the time slices in which the destination guest's page accesses are
+// applied and its faults served (sim/README.md, "Postcopy").
+inline constexpr double kPostcopyFaultSlice = 0.002;
 
 class Engine {
  public:
@@ -93,12 +111,33 @@ class Engine {
   int throttle() const { return throttle_pct_; }
   // The dirty rate the policy measured (bytes/s), reported in the series.
   void ReportDirtyRate(double bytes_per_s) { measured_dirty_rate_ = bytes_per_s; }
+  // QEMU's xbzrle-cache rates of the last period (migration_update_rates).
+  void ReportXbzrleRates(double cache_miss_rate, double encoding_rate) {
+    result_.xbzrle.cache_miss_rate = cache_miss_rate;
+    result_.xbzrle.encoding_rate = encoding_rate;
+  }
   // Closes the current rate window of the series at now().
   void CloseWindow(double bandwidth_estimate, double threshold_bytes);
 
-  // --- Stage 3. Stops the VM, optionally syncs a last time, sends the rest without any rate
-  // limit, then END's EOS and footer, the device state and EOF. The run has converged.
+  // --- Stage 3. Stops the VM (switch-over starts; nothing if already stopped). A policy that
+  // syncs on its own after this calls StopAndCopy(false) or StartPostcopy().
+  void StopGuest();
+  // Stops the VM, optionally syncs a last time, sends the rest without any rate limit, then
+  // END's EOS and footer, the device state and EOF. The run has converged.
   void StopAndCopy(bool final_sync);
+  // QEMU 7.2 postcopy_start after its last sync. REQUIRES: StopGuest(), postcopy_ram.
+  // Sends the discard commands for the pages still to send, PING, and the PACKAGED command
+  // (POSTCOPY_LISTEN, the device state, PING, POSTCOPY_RUN); the walk starts again at the first
+  // block. The destination then runs the guest at now + latency + resume time: from there on
+  // its writes (the only accesses the models make) to pages not yet received fault, each
+  // stalling it for a round trip plus the page's transfer, and are sent before anything else
+  // by SendPages() and IdleUntil(). Abort() still ends the run (for the run's limits).
+  void StartPostcopy();
+  bool in_postcopy() const { return postcopy_; }
+  // Records that the operator issued migrate-start-postcopy now (for the report).
+  void NotePostcopyRequest();
+  // Postcopy completion: END, every page left (faults still served first), EOS, footer, EOF.
+  void CompletePostcopy();
   // The run gives up (timeout or limit).
   void Abort(Outcome why);
   bool finished() const { return finished_; }
@@ -114,6 +153,11 @@ class Engine {
   // cost, `pages` records also take the sender's time; the rate limit only sleeps away what
   // is left of a window, so that time shows when it exceeds the capped transfer time.
   void Transmit(uint64_t bytes, uint64_t pages = 0);
+  // Postcopy: applies the destination guest's writes up to now, sends the pages it faulted on
+  // (adding them to `sent` if not null) and updates its speed.
+  void ServeFaults(SendResult* sent);
+  SendResult PostcopySend(const SendLimits& limits);
+  double GuestSpeed() const { return postcopy_ ? dest_speed_ : 1.0 - throttle_pct_ / 100.0; }
 
   EngineOptions options_;
   std::unique_ptr<RamState> ram_;
@@ -135,7 +179,17 @@ class Engine {
   double setup_end_ = 0;
   double stop_time_ = 0;
   uint64_t stop_wire_bytes_ = 0;
+  uint64_t stop_ram_bytes_ = 0;  // ram_transferred() when the VM stopped
   bool finished_ = false;
+
+  // Postcopy.
+  bool postcopy_ = false;
+  double dest_speed_ = 1;        // the destination guest's speed, from its last slice's faults
+  double fault_cost_s_ = 0;      // one fault: round trip plus the page's transfer
+  double fault_check_t_ = 0;     // faults were looked for up to here
+  double guest_progress_s_ = 0;  // destination guest time run while degraded
+  uint64_t postcopy_ram_start_ = 0;
+  std::vector<uint64_t> faults_;
 
   double measured_dirty_rate_ = 0;
   double window_start_ = 0;

@@ -1,6 +1,7 @@
 #include "sim/engine/ram_state.h"
 
 #include <algorithm>
+#include <bit>
 #include <cassert>
 #include <cmath>
 
@@ -101,6 +102,16 @@ uint64_t RamState::DirtyPagesAfterSync() const {
     extra += static_cast<uint64_t>(PopCount(log_.word(w) & ~dirty_.word(w)));
   }
   return dirty_.count() + extra;
+}
+
+void RamState::TakeLoggedDirty(std::vector<uint64_t>* bits) {
+  for (size_t w = log_.NextNonzeroWord(0); w != PageBitmap::kNone;
+       w = log_.NextNonzeroWord(w + 1)) {
+    for (uint64_t m = log_.word(w) & dirty_.word(w); m != 0; m &= m - 1) {
+      bits->push_back((static_cast<uint64_t>(w) << 6) + static_cast<uint64_t>(std::countr_zero(m)));
+    }
+  }
+  log_.ClearAll();
 }
 
 uint64_t RamState::SyncLog() {

@@ -67,6 +67,7 @@ class RamState {
   void Touch(uint64_t bit) { TouchWord(static_cast<size_t>(bit >> 6), uint64_t{1} << (bit & 63)); }
   void TouchWord(size_t w, uint64_t mask) {
     log_.OrWord(w, mask);
+    if (frozen_) return;
     const uint64_t was_zero = zero_.ClearWord(w, mask);
     if (was_zero != 0) pending_zero_ -= static_cast<uint64_t>(PopCount(was_zero & dirty_.word(w)));
   }
@@ -74,6 +75,12 @@ class RamState {
   void TouchRange(uint64_t first_bit, uint64_t n);
   // Pages written since the last sync.
   uint64_t log_pages() const { return log_.count(); }
+  // Postcopy: the guest now runs on the destination. Its writes still go to the log (to find
+  // the pages it touches), but no longer change what the source sends.
+  void FreezeContents() { frozen_ = true; }
+  // Appends to `bits` the pages written since the last call (or sync) that are still in the
+  // migration bitmap, in bit order, and clears the log.
+  void TakeLoggedDirty(std::vector<uint64_t>* bits);
 
   // --- Migration side.
   // Puts every page of every block into the migration bitmap (setup).
@@ -104,6 +111,7 @@ class RamState {
   PageBitmap dirty_;  // migration bitmap: still to send
   PageBitmap zero_;   // page content is all zero
   uint64_t pending_zero_ = 0;
+  bool frozen_ = false;
 };
 
 }  // namespace ramstream::sim

@@ -15,6 +15,23 @@ void PageSender::Reset() {
   last_block_ = -1;
   first_pass_done_ = false;
   last_stage_ = false;
+  postcopy_ = false;
+}
+
+void PageSender::StartPostcopy() {
+  pos_ = 0;
+  last_block_ = -1;
+  postcopy_ = true;
+}
+
+SendResult PageSender::SendPage(uint64_t bit) {
+  SendResult r;
+  const size_t w = static_cast<size_t>(bit >> 6);
+  const uint64_t mask = uint64_t{1} << (bit & 63);
+  if ((ram_->dirty().word(w) & mask) == 0) return r;
+  SendWord(w, ram_->BlockOfWord(w), mask, SendLimits{}, &r);
+  r.exhausted = ram_->dirty().count() == 0;
+  return r;
 }
 
 void PageSender::EnableXbzrle(uint64_t cache_bytes, uint64_t encoded_bytes) {
@@ -105,10 +122,13 @@ bool PageSender::SendWord(size_t w, size_t b, uint64_t mask, const SendLimits& l
         continue;
       } else if (encoded_bytes_ > protocol::kPageSize) {
         ++counters_->xbzrle_overflow;
+        counters_->xbzrle_counted_bytes += protocol::kPageSize;
       } else {
         xbzrle = true;
         bytes = protocol::PageRecordSize(page_named, ram_->blocks()[b].name.size(),
                                          protocol::XbzrlePayload(encoded_bytes_));
+        // QEMU's xbzrle bytes leave out the 8-byte page header (save_xbzrle_page).
+        counters_->xbzrle_counted_bytes += bytes - protocol::kHeaderSize;
       }
     }
     if (xbzrle) {

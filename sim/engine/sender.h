@@ -75,7 +75,14 @@ class PageSender {
   void SetGeneration(uint64_t generation) { generation_ = generation; }
   // Completion (QEMU's last_stage): misses no longer insert.
   void SetLastStage() { last_stage_ = true; }
+  // Postcopy (QEMU 7.2 ram_postcopy_send_discard_bitmap, ram_save_page): the walk starts again
+  // at the first block, the next page names its block, and XBZRLE is no longer used (the
+  // destination's postcopy loader rejects it).
+  void StartPostcopy();
   SendResult Send(const SendLimits& limits);
+  // Sends page `bit` now if it is still in the migration bitmap (a postcopy page request); the
+  // walk continues after it, as QEMU 7.2's ram_find_and_save_block does after a queued page.
+  SendResult SendPage(uint64_t bit);
   // The next bit the walk looks at.
   uint64_t position() const { return pos_; }
 
@@ -83,7 +90,7 @@ class PageSender {
   // Sends the pages of `mask` (a subset of word w's dirty bits) in block b. Returns false if a
   // limit stopped it; the pages before the stop are sent.
   bool SendWord(size_t w, size_t b, uint64_t mask, const SendLimits& limits, SendResult* r);
-  bool xbzrle_active() const { return !cache_page_.empty() && first_pass_done_; }
+  bool xbzrle_active() const { return !cache_page_.empty() && first_pass_done_ && !postcopy_; }
   bool CacheHit(uint64_t bit);
   void CacheInsert(uint64_t bit);
 
@@ -100,6 +107,7 @@ class PageSender {
   uint64_t encoded_bytes_ = 0;
   bool first_pass_done_ = false;
   bool last_stage_ = false;
+  bool postcopy_ = false;
   uint64_t generation_ = 0;
 };
 

@@ -36,6 +36,8 @@ enum class RamAccounting {
   kQemu72,
   // 2010 bytes_transferred: 4096 per PAGE, 1 per ZERO (payload only).
   kPayloadOnly,
+  // 10.x ram.transferred (migration_transferred_bytes): every byte written (spec section 6).
+  kEveryByte,
 };
 
 }  // namespace ramstream::sim

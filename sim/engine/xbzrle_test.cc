@@ -4,6 +4,8 @@
 #include <gtest/gtest.h>
 
 #include "sim/engine/sender.h"
+#include "sim/report.h"
+#include "sim/scenario.h"
 #include "sim/simulate.h"
 
 namespace ramstream::sim {
@@ -112,6 +114,96 @@ TEST(XbzrleSimulateTest, ResendsBecomeDeltasAndOnlyUnderQemu72) {
   EXPECT_EQ(r->ram_transferred_bytes, r->bytes.page_record_bytes() + 8 * r->iterations);
   spec.migration.policy = "qemu-2010";
   EXPECT_EQ(Simulate(spec).error().field, "migration.xbzrle");
+}
+
+// QEMU 7.2's query-migrate xbzrle-cache, on a small deterministic run: a 16 MiB guest whose
+// sequential writer rewrites a 1 MiB working set (256 pages) at 8 MB/s, 4 MiB/s max-bandwidth,
+// a 128-slot cache, 3-byte deltas. It converges after 7.7 s and 46 syncs.
+Result<SimResult> RunSmallXbzrle(uint32_t encoded_bytes) {
+  const std::string text =
+      R"pb(
+        guest {
+          ram: "16MiB"
+          writers {
+            rate: "8MB/s"
+            region { size: "1MiB" }
+            sequential {}
+          }
+        }
+        link { bandwidth: "100Mbit/s" }
+        migration { policy: "qemu-7.2" max_bandwidth: "4MiB/s" downtime_limit: "30ms"
+                    xbzrle { enabled: true cache_size: "512KiB" encoded_bytes:)pb" +
+      std::to_string(encoded_bytes) + R"pb(}
+                                           }
+    run { seed: 1 timeout: "20s" series: false }
+  )pb";
+  Result<ScenarioDocument> doc = ScenarioDocument::Parse(text, ScenarioFormat::kText, "x.txtpb");
+  if (!doc.ok()) return doc.error();
+  Result<SimSpec> spec = ToSpec(*doc);
+  if (!spec.ok()) return spec.error();
+  return Simulate(*spec);
+}
+
+TEST(XbzrleReportTest, CountersAsQemu72Reports) {
+  Result<SimResult> r = RunSmallXbzrle(3);
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  ASSERT_TRUE(r->converged());
+  EXPECT_EQ(r->dirty_sync_count, 46u);
+  const XbzrleStats& x = r->xbzrle;
+  EXPECT_TRUE(x.enabled);
+  EXPECT_EQ(x.cache_size, 512u * 1024);
+  EXPECT_EQ(x.pages, 3463u);  // hits: here every one a delta record
+  EXPECT_EQ(r->bytes.xbzrle_pages, 3463u);
+  EXPECT_EQ(x.cache_miss, 3922u);
+  EXPECT_EQ(x.overflow, 0u);
+  // bytes: the records (8 + 1 + 2 + 3, CONTINUE) less their 8-byte header.
+  EXPECT_EQ(r->bytes.xbzrle_bytes, 3463u * 14);
+  EXPECT_EQ(x.bytes, 3463u * 6);
+  // The last >= 1 s period: misses / pages sent, and 4096 / 6 per hit.
+  EXPECT_DOUBLE_EQ(x.cache_miss_rate, 0.5504352278545827);
+  EXPECT_DOUBLE_EQ(x.encoding_rate, 4096.0 / 6);
+
+  const nlohmann::ordered_json j = ResultToJson(*r, false);
+  ASSERT_TRUE(j.contains("xbzrle"));
+  std::vector<std::string> keys;
+  for (auto it = j["xbzrle"].begin(); it != j["xbzrle"].end(); ++it) keys.push_back(it.key());
+  EXPECT_EQ(keys, (std::vector<std::string>{"cache_size", "bytes", "pages", "cache_miss",
+                                            "cache_miss_rate", "encoding_rate", "overflow"}));
+  EXPECT_EQ(j["xbzrle"]["pages"], 3463u);
+  EXPECT_EQ(j["xbzrle"]["bytes"], 20778u);
+  EXPECT_NE(FormatTable(*r).find("xbzrle               3463 pages, 20.78 kB, 3922 misses"),
+            std::string::npos)
+      << FormatTable(*r);
+}
+
+TEST(XbzrleReportTest, UnchangedPagesCountAsHitsWithoutBytes) {
+  Result<SimResult> r = RunSmallXbzrle(0);
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  const XbzrleStats& x = r->xbzrle;
+  EXPECT_GT(x.pages, 0u);
+  EXPECT_EQ(x.pages, r->bytes.xbzrle_unchanged);
+  EXPECT_EQ(r->bytes.xbzrle_pages, 0u);
+  EXPECT_EQ(x.bytes, 0u);
+  EXPECT_EQ(x.encoding_rate, 0);  // hits without bytes: 0, as in QEMU 5.1+
+}
+
+TEST(XbzrleReportTest, OverflowsCountAPageEach) {
+  Result<SimResult> r = RunSmallXbzrle(5000);
+  ASSERT_TRUE(r.ok()) << r.error().ToString();
+  const XbzrleStats& x = r->xbzrle;
+  EXPECT_GT(x.overflow, 0u);
+  EXPECT_EQ(x.pages, x.overflow);
+  EXPECT_EQ(x.bytes, x.overflow * 4096);
+  EXPECT_DOUBLE_EQ(x.encoding_rate, 1.0);  // every hit page cost a page
+}
+
+TEST(XbzrleReportTest, AbsentWithoutACacheExceptInFixedShape) {
+  SimResult off;
+  EXPECT_FALSE(ResultToJson(off, false).contains("xbzrle"));
+  const nlohmann::ordered_json fixed = ResultToJson(off, false, /*fixed_shape=*/true);
+  ASSERT_TRUE(fixed.contains("xbzrle"));
+  EXPECT_TRUE(fixed["xbzrle"]["cache_miss"].is_null());
+  EXPECT_EQ(fixed["xbzrle"].size(), 7u);
 }
 
 }  // namespace

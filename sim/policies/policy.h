@@ -38,7 +38,7 @@ constexpr double SwitchoverThreshold(double bytes_per_s, double downtime_limit_s
 
 // nullptr for an unknown name.
 std::unique_ptr<Policy> MakePolicy(std::string_view name);
-// "ideal", "qemu-2010", "qemu-7.2".
+// "ideal", "qemu-2010", "qemu-7.2", "qemu-10".
 std::vector<std::string_view> PolicyNames();
 
 }  // namespace ramstream::sim

@@ -17,6 +17,14 @@
 //   capped at max-cpu-throttle.
 // - Completion: VM stopped, final sync, everything left without rate limit (so the downtime
 //   depends on the link, not on max-bandwidth), device state, EOF.
+// - At each sync > 1 s after the period start, migration_update_rates also sets XBZRLE's
+//   cache-miss-rate (misses / pages sent by iterations in the period) and encoding-rate (hit
+//   pages x 4096 / their bytes, 0 without hits or bytes), unless the period sent no pages.
+// - Postcopy (postcopy_start, ram_postcopy_send_discard_bitmap): once migrate-start-postcopy
+//   is issued, the next loop with pending >= threshold stops the VM, syncs, and switches; the
+//   budget becomes max-postcopy-bandwidth / 10 (unlimited if 0); iterations go on without
+//   syncs until pending < threshold, then completion sends the rest unthrottled. The
+//   destination's page requests are served by the engine (Engine::StartPostcopy).
 #ifndef RAMSTREAM_SIM_POLICIES_QEMU_7_2_H_
 #define RAMSTREAM_SIM_POLICIES_QEMU_7_2_H_
 
@@ -39,6 +47,15 @@ class Qemu72Policy : public Policy {
   double default_downtime_limit() const override { return 0.3; }
   bool supports_auto_converge() const override { return true; }
   void Run(Engine& engine, const MigrationSpec& migration) const override;
+
+ protected:
+  // What later versions change in this loop (sim/policies/qemu_10.h).
+  struct Differences {
+    bool count_every_byte = false;  // ram.transferred and the throttle's xfer: every byte
+    bool switchover_start = false;  // a SWITCHOVER_START command before END
+    bool postcopy = true;           // modelled only for 7.2
+  };
+  virtual Differences differences() const { return {}; }
 };
 
 // mig_throttle_guest_down: the next throttle percentage after a trigger. Exposed for tests.
