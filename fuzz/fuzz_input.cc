@@ -25,11 +25,16 @@ std::span<const std::byte> TailReader::Take(size_t n) {
   return out;
 }
 
-ChunkPlan ChunkPlan::Whole() {
-  ChunkPlan p;
-  p.whole_ = true;
-  return p;
+ChunkPlan::ChunkPlan(std::span<const std::byte> plan) {
+  if (plan.empty()) {
+    sizes_.assign(std::begin(kDefaultSizes), std::end(kDefaultSizes));
+    return;
+  }
+  sizes_.reserve(plan.size());
+  for (std::byte b : plan) sizes_.push_back(static_cast<uint32_t>(SizeForByte(uint8_t(b))));
 }
+
+ChunkPlan ChunkPlan::Whole() { return ChunkPlan(WholeTag{}); }
 
 size_t ChunkPlan::SizeForByte(uint8_t b) {
   if (b < 0x80) return size_t{b} + 1;
@@ -40,21 +45,51 @@ size_t ChunkPlan::SizeForByte(uint8_t b) {
   return (size_t{1} << k) + j;
 }
 
+void ChunkPlan::Fit(size_t stream_size, size_t max_chunks) {
+  bursts_ = 0;
+  Reset();
+  if (whole_) return;
+  const size_t cycle_len = sizes_.size();
+  size_t cycle_bytes = 0;
+  for (uint32_t n : sizes_) cycle_bytes += n;
+  // Chunks the plan needs as it is: whole cycles, then part of one.
+  size_t chunks = stream_size / cycle_bytes * cycle_len;
+  for (size_t i = 0, rest = stream_size % cycle_bytes; rest > 0; ++i) {
+    rest -= std::min<size_t>(rest, sizes_[i]);
+    ++chunks;
+  }
+  if (chunks <= max_chunks) return;
+  const size_t cycles = (kMinBurstChunks + cycle_len - 1) / cycle_len;
+  burst_chunks_ = cycles * cycle_len;
+  burst_bytes_ = cycles * cycle_bytes;
+  bursts_ = std::max<size_t>(1, max_chunks / (burst_chunks_ + 1));
+  Reset();
+}
+
 size_t ChunkPlan::Next(size_t left) {
-  size_t n = 1;
+  size_t n;
   if (whole_) {
     n = left;
-  } else if (!plan_.empty()) {
+  } else if (bursts_ != 0 && in_burst_ == burst_chunks_) {
+    // A burst is over: skip ahead so that the bursts left share the bytes left evenly
+    // (the gaps adapt when a caller's chunks were longer than the plan's).
+    in_burst_ = 0;
+    next_ = 0;  // every burst starts the cycle anew
+    if (--bursts_left_ == 0) {
+      n = left;  // no burst left: the rest in one chunk
+    } else {
+      const size_t wanted = bursts_left_ * burst_bytes_;
+      n = left > wanted ? (left - wanted) / bursts_left_ : 1;
+    }
+  } else {
+    ++in_burst_;
     // Wrap by comparison, not %: this runs once per chunk, and a division per call showed
     // in profiles of byte-sized plans.
-    n = SizeForByte(static_cast<uint8_t>(plan_[next_]));
-    if (++next_ == plan_.size()) next_ = 0;
-  } else {
-    n = kDefaultSizes[next_];
-    if (++next_ == std::size(kDefaultSizes)) next_ = 0;
+    n = sizes_[next_];
+    if (++next_ == sizes_.size()) next_ = 0;
   }
-  if (left > 0) n = std::min(n, left);
-  return std::max<size_t>(n, 1);
+  if (left > 0 && n > left) n = left;
+  return n > 0 ? n : 1;
 }
 
 FuzzInput SplitInput(std::span<const std::byte> data) {

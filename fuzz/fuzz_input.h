@@ -41,7 +41,7 @@ class TailReader {
 class ChunkPlan {
  public:
   // An empty plan cycles through kDefaultSizes.
-  explicit ChunkPlan(std::span<const std::byte> plan = {}) : plan_(plan.begin(), plan.end()) {}
+  explicit ChunkPlan(std::span<const std::byte> plan = {});
   // A plan that feeds the whole input in one call.
   static ChunkPlan Whole();
 
@@ -49,7 +49,21 @@ class ChunkPlan {
   // left > 0).
   size_t Next(size_t left);
   // Restarts the cycle, so one plan can drive several passes identically.
-  void Reset() { next_ = 0; }
+  void Reset() {
+    next_ = 0;
+    in_burst_ = 0;
+    bursts_left_ = bursts_;
+  }
+  // Bounds the chunks of a `stream_size`-byte stream to about `max_chunks`. When the plan
+  // would need more, it is applied in bursts: whole cycles of its sizes (at least
+  // kMinBurstChunks chunks), the first at the start of the stream, each of the others after
+  // one chunk that skips ahead so that the bursts left spread evenly over the bytes left.
+  // Feeding a large stream in 1-byte chunks costs one decoder call per byte and made a fuzz
+  // input's time depend on its plan more than on anything else; a decoder's chunk handling
+  // is local to the field a boundary splits, which the bursts still reach all over the
+  // stream. Plans that fit are unchanged.
+  void Fit(size_t stream_size, size_t max_chunks);
+  static constexpr size_t kMinBurstChunks = 16;
 
   // The chunk size one plan byte stands for: 1..128 for bytes below 0x80, else 2^k + j up to
   // 16 KiB + 7 (page-sized chunks and their neighbours).
@@ -59,9 +73,17 @@ class ChunkPlan {
   static constexpr size_t kDefaultSizes[] = {1, 2, 3, 5, 7, 13, 32, 1024, 4097};
 
  private:
-  std::vector<std::byte> plan_;
+  struct WholeTag {};
+  explicit ChunkPlan(WholeTag) : whole_(true) {}
+
+  std::vector<uint32_t> sizes_;  // one cycle: SizeForByte of each plan byte, or kDefaultSizes
   size_t next_ = 0;
   bool whole_ = false;
+  size_t bursts_ = 0;        // 0: no bursts (the plan fits)
+  size_t burst_chunks_ = 0;  // chunks per burst
+  size_t burst_bytes_ = 0;   // bytes per burst (unless cut short by the end)
+  size_t in_burst_ = 0;      // chunks of the current burst so far
+  size_t bursts_left_ = 0;   // including the current one
 };
 
 // Config bits used by the dialect-varying targets. Each bit is documented where it is read

@@ -8,6 +8,7 @@
 #include <cstdio>
 #include <cstdlib>
 #include <cstring>
+#include <optional>
 
 #include "protocol/encoder.h"
 #include "protocol/wire_format.h"
@@ -178,30 +179,22 @@ void CheckWellFormed(const Record& r, const DecoderOptions& o) {
 // ASan's heap checks, but cost a malloc, a stack unwind and a free per chunk (ASan's
 // allocator and stack depot were about a tenth of a ram_load_fuzzer profile). Instead every
 // chunk gets its own 8-byte-aligned place in one reused buffer (never a place an earlier
-// chunk had), and only the chunk being decoded is addressable: under ASan the rest is
-// poisoned, so a stale view or an over-read is a use-after-poison report at the exact byte,
-// as before. Consumed chunks are also overwritten, so without ASan a stale view reads
-// garbage and the passes' records or digests disagree.
+// chunk of the pass had), and only the chunk being decoded is addressable: under ASan the
+// rest of the buffer stays poisoned, before, during and after the pass, so a stale view or
+// an over-read is a use-after-poison report at the exact byte. Consumed chunks are also
+// overwritten, so without ASan a stale view reads garbage and the passes' records or
+// memories disagree. Two decoders run side by side in one pass (whole and chunked, in
+// lockstep), so there are two arenas, one per slot.
 class ChunkArena {
  public:
-  // `plan` is a copy of the pass's plan: it is run once here to size the buffer.
-  ChunkArena(size_t stream_size, ChunkPlan plan) : buf_(Storage()) {
-    RAMSTREAM_FUZZ_CHECK(!in_use_, "two ChunkArenas at once");
-    in_use_ = true;
-    size_t total = 0;
-    size_t pos = 0;
-    do {
-      const size_t n = stream_size == 0 ? 0 : plan.Next(stream_size - pos);
-      pos += n;
-      total += Padded(n);
-    } while (pos < stream_size);
-    if (buf_.size() < total) buf_.resize(total);
-    Poison(buf_.data(), total);
-    used_ = total;
+  static constexpr int kSlots = 2;
+  explicit ChunkArena(int slot) : slot_(slot), buf_(Storage(slot)) {
+    RAMSTREAM_FUZZ_CHECK(!in_use_[slot], "two ChunkArenas in slot %d at once", slot);
+    in_use_[slot] = true;
   }
   ~ChunkArena() {
-    Unpoison(buf_.data(), used_);
-    in_use_ = false;
+    Retire();
+    in_use_[slot_] = false;
   }
   ChunkArena(const ChunkArena&) = delete;
   ChunkArena& operator=(const ChunkArena&) = delete;
@@ -209,7 +202,7 @@ class ChunkArena {
   // The copy of `stream[pos, pos + n)` to feed; the previous chunk is retired.
   std::span<const std::byte> Next(std::span<const std::byte> stream, size_t pos, size_t n) {
     Retire();
-    RAMSTREAM_FUZZ_CHECK(next_ + Padded(n) <= used_, "chunk arena overrun");
+    if (next_ + Padded(n) > buf_.size()) Grow(next_ + Padded(n));
     std::byte* p = buf_.data() + next_;
     Unpoison(p, n);
     if (n > 0) std::memcpy(p, stream.data() + pos, n);
@@ -243,25 +236,335 @@ class ChunkArena {
     (void)n;
 #endif
   }
-  // One buffer per thread, grown to the largest pass seen: no allocation per pass.
-  static std::vector<std::byte>& Storage() {
-    thread_local std::vector<std::byte> storage;
-    return storage;
+  // A new, larger buffer (never resized in place: it is poisoned). Only when a pass needs
+  // more than any before it; nothing of the old one is live (Next retired it).
+  void Grow(size_t need) {
+    std::vector<std::byte> bigger(std::max({need, 2 * buf_.size(), size_t{64} << 10}));
+    Poison(bigger.data(), bigger.size());
+    Unpoison(buf_.data(), buf_.size());
+    buf_.swap(bigger);
+  }
+  // One buffer per slot and thread, grown to the largest pass seen: no allocation per pass.
+  static std::vector<std::byte>& Storage(int slot) {
+    thread_local std::vector<std::byte> storage[kSlots];
+    return storage[slot];
   }
 
-  static thread_local bool in_use_;
+  static thread_local bool in_use_[kSlots];
+  int slot_;
   std::vector<std::byte>& buf_;
-  size_t used_ = 0;
   size_t next_ = 0;
   std::span<std::byte> current_;
 };
-thread_local bool ChunkArena::in_use_ = false;
+thread_local bool ChunkArena::in_use_[ChunkArena::kSlots] = {};
 
-GuestMemoryOptions MemoryOptions(const LoadConfig& c) {
+ChunkPlan Fitted(ChunkPlan plan, size_t stream_size) {
+  plan.Fit(stream_size, kMaxChunksPerPass);
+  return plan;
+}
+
+// A Decoder fed `stream` in the chunks of a plan, checking its contract after every call
+// (DecodeChecked's list in oracles.h). Next never returns kNeedInput: it feeds the next chunk.
+class CheckedDecoder {
+ public:
+  CheckedDecoder(std::span<const std::byte> stream, const DecoderOptions& options, ChunkPlan plan,
+                 int arena_slot)
+      : stream_(stream),
+        options_(options),
+        plan_(Fitted(std::move(plan), stream.size())),
+        arena_(arena_slot),
+        d_(options),
+        fed_(options.start_offset),
+        last_end_(options.start_offset),
+        last_offset_(options.start_offset) {}
+
+  // kRecord (views valid until the next call), kEnd or kError (error()). After kEnd or
+  // kError the pass is over: nothing of the input is readable any more.
+  Step Next(Record* r) {
+    for (;;) {
+      if (need_input_) {
+        size_t n = stream_.empty() ? 0 : plan_.Next(stream_.size() - pos_);
+        // Deep inside the current record's payload every boundary is alike to the decoder
+        // (it copies or views opaque bytes): a chunk starting there runs on to the
+        // payload's last bytes, which get the plan's chunks again.
+        // The edge left varies (kPayloadEdge..2*kPayloadEdge-1 bytes), so that the boundaries
+        // the plan then puts into the next header differ from record to record.
+        const size_t edge = kPayloadEdge + stretches_ * 7 % kPayloadEdge;
+        if (pos_ >= payload_begin_ + kPayloadEdge && pos_ + n + edge < payload_end_) {
+          n = payload_end_ - edge - pos_;
+          ++stretches_;
+        }
+        last_ = pos_ + n == stream_.size();
+        d_.Feed(arena_.Next(stream_, pos_, n), last_);
+        pos_ += n;
+        fed_ += n;
+        need_input_ = false;
+      }
+      const Step s = d_.Next(r);
+      if (s == Step::kRecord) {
+        CheckRecord(*r);
+        return s;
+      }
+      if (s == Step::kNeedInput) {
+        RAMSTREAM_FUZZ_CHECK(!last_, "decoder asked for input after end_of_input (at %llu)",
+                             (unsigned long long)d_.position());
+        RAMSTREAM_FUZZ_CHECK(d_.position() == fed_, "kNeedInput with %llu fed bytes not consumed",
+                             (unsigned long long)(fed_ - d_.position()));
+        RAMSTREAM_FUZZ_CHECK(d_.BytesNeeded() > 0, "kNeedInput while needing no bytes");
+        need_input_ = true;
+        continue;
+      }
+      if (s == Step::kEnd) {
+        RAMSTREAM_FUZZ_CHECK(last_ && d_.position() == fed_,
+                             "kEnd before the end of input (%llu of %llu)",
+                             (unsigned long long)d_.position(), (unsigned long long)fed_);
+        RAMSTREAM_FUZZ_CHECK(record_count_ > 0 && last_kind_ == RecordKind::kEos,
+                             "kEnd after a %s record",
+                             std::string(protocol::RecordKindName(last_kind_)).c_str());
+      } else {
+        CheckError(s);
+      }
+      Finish();
+      return s;
+    }
+  }
+  // As when each chunk was its own allocation: nothing of the input is readable once the
+  // pass is over (a loader error can end it early).
+  void Finish() { arena_.Retire(); }
+  // The payload (r.data) of the record the decoder is working on, as [begin, end) offsets
+  // into the stream, when another decoder already decoded it (lockstep); see Next.
+  void SetPayload(size_t begin, size_t end) {
+    payload_begin_ = begin;
+    payload_end_ = end;
+  }
+  static constexpr size_t kPayloadEdge = 16;
+
+  const Error& error() const { return d_.error(); }
+  uint64_t position() const { return d_.position(); }
+  uint64_t record_count() const { return record_count_; }
+
+ private:
+  void CheckRecord(const Record& r) {
+    CheckWellFormed(r, options_);
+    if (r.shares_header) {
+      RAMSTREAM_FUZZ_CHECK(r.stream_offset == last_offset_ && record_count_ > 0,
+                           "shared-header record at %llu, its header at %llu",
+                           (unsigned long long)r.stream_offset, (unsigned long long)last_offset_);
+      RAMSTREAM_FUZZ_CHECK(++shared_run_ <= 2,
+                           "decoder made no progress: %d records share the header at %llu",
+                           shared_run_ + 1, (unsigned long long)last_offset_);
+    } else {
+      RAMSTREAM_FUZZ_CHECK(r.stream_offset == last_end_,
+                           "record at %llu, but the previous one ended at %llu",
+                           (unsigned long long)r.stream_offset, (unsigned long long)last_end_);
+      shared_run_ = 0;
+    }
+    const uint64_t size = protocol::RecordSize(r);
+    RAMSTREAM_FUZZ_CHECK(d_.position() == last_end_ + size,
+                         "%s record at %llu is %llu bytes but the decoder moved from %llu to %llu",
+                         std::string(protocol::RecordKindName(r.kind)).c_str(),
+                         (unsigned long long)r.stream_offset, (unsigned long long)size,
+                         (unsigned long long)last_end_, (unsigned long long)d_.position());
+    RAMSTREAM_FUZZ_CHECK(d_.position() <= fed_, "decoder position past the fed bytes");
+    last_end_ = d_.position();
+    last_offset_ = r.stream_offset;
+    last_kind_ = r.kind;
+    ++record_count_;
+  }
+
+  void CheckError(Step s) {
+    RAMSTREAM_FUZZ_CHECK(s == Step::kError, "Next returned %u", static_cast<unsigned>(s));
+    const Error& e = d_.error();
+    RAMSTREAM_FUZZ_CHECK(!e.ok(), "kError without an error");
+    RAMSTREAM_FUZZ_CHECK(e.code != Code::kInternal, "decoder: %s", e.ToString().c_str());
+    RAMSTREAM_FUZZ_CHECK(e.offset <= d_.position() && d_.position() <= fed_,
+                         "error offset %llu past the consumed %llu (fed %llu)",
+                         (unsigned long long)e.offset, (unsigned long long)d_.position(),
+                         (unsigned long long)fed_);
+    // The failing record starts where the last one ended (or, in 2010's composite headers,
+    // is a later action of the last one's header).
+    RAMSTREAM_FUZZ_CHECK(
+        e.offset == last_end_ || (!options_.dialect.exact_flags && e.offset == last_offset_),
+        "error at %llu, but the last record ended at %llu: %s", (unsigned long long)e.offset,
+        (unsigned long long)last_end_, e.ToString().c_str());
+    Record again;
+    RAMSTREAM_FUZZ_CHECK(d_.Next(&again) == Step::kError && d_.error().code == e.code &&
+                             d_.error().offset == e.offset,
+                         "decoder error is not sticky");
+  }
+
+  std::span<const std::byte> stream_;
+  const DecoderOptions& options_;
+  ChunkPlan plan_;
+  ChunkArena arena_;
+  Decoder d_;
+  uint64_t fed_;          // absolute offset just past the bytes fed so far
+  uint64_t last_end_;     // where the last record ended
+  uint64_t last_offset_;  // stream_offset of the last record
+  RecordKind last_kind_ = RecordKind::kIgnored;
+  int shared_run_ = 0;  // records in a row that consumed no header of their own
+  uint64_t record_count_ = 0;
+  size_t pos_ = 0;
+  bool last_ = false;
+  bool need_input_ = true;
+  size_t payload_begin_ = 0;
+  size_t payload_end_ = 0;
+  size_t stretches_ = 0;  // chunks run on to a payload's edge so far
+};
+
+bool SameRecord(const Record& a, const Record& b) {
+  return a.kind == b.kind && a.flags == b.flags && a.shares_header == b.shares_header &&
+         a.stream_offset == b.stream_offset && a.address == b.address && a.idstr == b.idstr &&
+         a.fill == b.fill && a.data.size() == b.data.size() &&
+         (a.data.empty() || std::memcmp(a.data.data(), b.data.data(), a.data.size()) == 0) &&
+         std::equal(a.blocks.begin(), a.blocks.end(), b.blocks.begin(), b.blocks.end());
+}
+
+// memcmp against zeros: libc's vectorised compare instead of a byte loop.
+bool IsAllZero(const std::byte* p, size_t n) {
+  static constexpr std::byte kZeros[kPageSize] = {};
+  while (n > 0) {
+    const size_t k = std::min(n, sizeof kZeros);
+    if (std::memcmp(p, kZeros, k) != 0) return false;
+    p += k;
+    n -= k;
+  }
+  return true;
+}
+
+// What guest memory must hold after the page records a load accepted: for each page they
+// targeted (block, offset), the contents the last of them left there. Nothing else may be
+// non-zero. It is kept while loading, so an XBZRLE delta is applied to what the page should
+// hold rather than to what memory holds (a page damaged earlier shows up at once). One per
+// pass that needs it, reused across passes and inputs: no allocation in the steady state.
+class PageModel {
+ public:
+  static constexpr uint32_t kUniform = ~uint32_t{0};
+  struct Page {
+    uint64_t offset;
+    uint32_t block;
+    uint32_t buf;   // index of its contents in buffers_, or kUniform: every byte is `fill`
+    uint32_t slot;  // its place in table_
+    uint8_t fill;
+    bool seen;  // found resident by Matches
+  };
+
+  void Clear() {
+    for (const Page& p : pages_) table_[p.slot] = 0;
+    pages_.clear();
+    buffers_used_ = 0;
+  }
+  // The page at (block, offset), zero when no record targeted it yet.
+  Page& At(uint32_t block, uint64_t offset) {
+    if (2 * (pages_.size() + 1) > table_.size()) Grow();
+    uint32_t slot = Hash(block, offset) & Mask();
+    for (; table_[slot] != 0; slot = (slot + 1) & Mask()) {
+      Page& p = pages_[table_[slot] - 1];
+      if (p.block == block && p.offset == offset) return p;
+    }
+    pages_.push_back({offset, block, kUniform, slot, 0, false});
+    table_[slot] = static_cast<uint32_t>(pages_.size());
+    return pages_.back();
+  }
+  Page* Find(uint32_t block, uint64_t offset) {
+    if (table_.empty()) return nullptr;
+    for (uint32_t slot = Hash(block, offset) & Mask(); table_[slot] != 0;
+         slot = (slot + 1) & Mask()) {
+      Page& p = pages_[table_[slot] - 1];
+      if (p.block == block && p.offset == offset) return &p;
+    }
+    return nullptr;
+  }
+  // The page's bytes, to write; a uniform page is expanded first. Valid until the next call.
+  std::byte* Bytes(Page& p) {
+    if (p.buf == kUniform) {
+      if (buffers_.size() < (buffers_used_ + 1) * kPageSize) {
+        buffers_.resize(std::max(buffers_.size() * 2, (buffers_used_ + 1) * kPageSize));
+      }
+      p.buf = static_cast<uint32_t>(buffers_used_++);
+      std::memset(&buffers_[p.buf * kPageSize], p.fill, kPageSize);
+    }
+    return &buffers_[p.buf * kPageSize];
+  }
+  void SetUniform(Page& p, uint8_t fill) {
+    p.buf = kUniform;  // its buffer, if any, is not reused before Clear
+    p.fill = fill;
+  }
+  // Does memory's `page` (nullptr: never written, reads as zeros) hold what `p` says?
+  bool Matches(const Page& p, const std::byte* page) {
+    if (p.buf != kUniform) {
+      const std::byte* want = &buffers_[p.buf * kPageSize];
+      return page ? std::memcmp(page, want, kPageSize) == 0 : IsAllZero(want, kPageSize);
+    }
+    if (page == nullptr || p.fill == 0) return page == nullptr || IsAllZero(page, kPageSize);
+    if (fill_page_fill_ != p.fill) {
+      std::memset(fill_page_, p.fill, kPageSize);
+      fill_page_fill_ = p.fill;
+    }
+    return std::memcmp(page, fill_page_, kPageSize) == 0;
+  }
+  bool IsZero(const Page& p) { return Matches(p, nullptr); }
+  std::vector<Page>& pages() { return pages_; }
+
+ private:
+  static uint32_t Hash(uint32_t block, uint64_t offset) {
+    uint64_t h = (offset >> protocol::kPageBits) * 0x9e3779b97f4a7c15ull ^
+                 (uint64_t{block} + 1) * 0xc2b2ae3d27d4eb4full;
+    return static_cast<uint32_t>(h >> 32 ^ h);
+  }
+  uint32_t Mask() const { return static_cast<uint32_t>(table_.size() - 1); }
+  void Grow() {
+    table_.assign(std::max<size_t>(1024, table_.size() * 2), 0);
+    for (size_t i = 0; i < pages_.size(); ++i) {
+      uint32_t slot = Hash(pages_[i].block, pages_[i].offset) & Mask();
+      while (table_[slot] != 0) slot = (slot + 1) & Mask();
+      table_[slot] = static_cast<uint32_t>(i + 1);
+      pages_[i].slot = slot;
+    }
+  }
+
+  std::vector<Page> pages_;
+  std::vector<uint32_t> table_;  // 1 + index into pages_, 0 = empty; a power of two
+  std::vector<std::byte> buffers_;
+  size_t buffers_used_ = 0;
+  std::byte fill_page_[kPageSize] = {};
+  int fill_page_fill_ = 0;
+};
+
+// Reused per slot: memory and models of CheckRamLoad's passes (and of the public LoadChecked
+// and LoadFed) live across inputs, so a pass allocates no slabs, leaves or tables once the
+// sizes it needs were seen.
+enum PoolSlot { kWholeSlot, kFeedSlot, kPrefixSlot, kPublicSlot, kPoolSlots };
+GuestMemory& Pooled(PoolSlot slot) {
+  thread_local GuestMemory pool[kPoolSlots];
+  return pool[slot];
+}
+// The slot's memory, empty, with the config's backing and limit. A PooledMemoryRelease
+// empties it again when the input is done.
+GuestMemory& PooledMemory(PoolSlot slot, const LoadConfig& c) {
   GuestMemoryOptions mo;
   mo.backing = c.backing;
   mo.max_resident_bytes = c.resident_limit;
-  return mo;
+  Pooled(slot).Reset(mo);
+  return Pooled(slot);
+}
+// Empties the pool's memories at the end of the scope (of an input's checks). Emptying costs
+// work in proportion to what the load wrote, in GuestMemory::Reset, which is instrumented
+// code: done at the start of the next input, that work (and its coverage) would depend on the
+// previous input, which AFL++ sees as unstable edges in persistent mode.
+class PooledMemoryRelease {
+ public:
+  PooledMemoryRelease() = default;
+  PooledMemoryRelease(const PooledMemoryRelease&) = delete;
+  PooledMemoryRelease& operator=(const PooledMemoryRelease&) = delete;
+  ~PooledMemoryRelease() {
+    for (int i = 0; i < kPoolSlots; ++i) Pooled(static_cast<PoolSlot>(i)).Reset();
+  }
+};
+PageModel& PooledModel(PoolSlot slot) {
+  thread_local PageModel pool[kPoolSlots];
+  pool[slot].Clear();
+  return pool[slot];
 }
 
 uint64_t BlockBytes(const GuestMemory& m) {
@@ -278,167 +581,88 @@ void Prepare(const LoadConfig& c, GuestMemory* m) {
   }
 }
 
-// memcmp against zeros: libc's vectorised compare instead of a byte loop.
-bool IsAllZero(std::span<const std::byte> p) {
-  static constexpr std::byte kZeros[kPageSize] = {};
-  while (!p.empty()) {
-    const size_t n = std::min(p.size(), sizeof kZeros);
-    if (std::memcmp(p.data(), kZeros, n) != 0) return false;
-    p = p.subspan(n);
+// Memory holds exactly what `model` says: every page it holds (resident sparse pages, every
+// page of a dense block) is either a model page with the model's contents or zero, and model
+// pages it does not hold are zero. This catches a write outside the page a record validated,
+// a failing record that wrote something, and two loads that disagree on contents.
+void ExpectModelContents(const GuestMemory& m, PageModel& model, const char* what) {
+  for (PageModel::Page& p : model.pages()) p.seen = false;
+  for (uint32_t b = 0; b < m.block_count(); ++b) {
+    m.ForEachPage(b, [&](uint64_t off, const std::byte* page) {
+      PageModel::Page* p = model.Find(b, off);
+      if (p == nullptr) {
+        RAMSTREAM_FUZZ_CHECK(IsAllZero(page, kPageSize),
+                             "%s: page 0x%llx of block '%s' is not zero, but no accepted record "
+                             "targeted it",
+                             what, (unsigned long long)off, m.idstr(b).c_str());
+        return;
+      }
+      p->seen = true;
+      RAMSTREAM_FUZZ_CHECK(model.Matches(*p, page),
+                           "%s: page 0x%llx of block '%s' does not hold what the last record "
+                           "that targeted it wrote",
+                           what, (unsigned long long)off, m.idstr(b).c_str());
+    });
   }
-  return true;
-}
-
-}  // namespace
-
-protocol::DecoderLimits FuzzLimits() {
-  protocol::DecoderLimits l;
-  l.max_total_bytes = uint64_t{1} << 40;
-  l.max_block_bytes = uint64_t{1} << 40;
-  return l;
-}
-
-std::vector<std::byte> WriteRecords(const std::vector<OwnedRecord>& records) {
-  std::vector<std::byte> out;
-  for (const OwnedRecord& r : records) protocol::AppendRecord(r.View(), &out);
-  return out;
-}
-
-Trace DecodeChecked(std::span<const std::byte> stream, const DecoderOptions& options,
-                    ChunkPlan plan, bool keep_records, const RecordSink& sink) {
-  Trace t;
-  t.kept_records = keep_records;
-  Decoder d(options);
-  const uint64_t start = options.start_offset;
-  uint64_t fed = start;          // absolute offset just past the bytes fed so far
-  uint64_t last_end = start;     // where the last record ended
-  uint64_t last_offset = start;  // stream_offset of the last record
-  RecordKind last_kind = RecordKind::kIgnored;
-  int shared_run = 0;  // records in a row that consumed no header of their own
-  size_t pos = 0;
-  bool done = false;
-  ChunkArena arena(stream.size(), plan);
-  while (!done) {
-    const size_t n = stream.empty() ? 0 : plan.Next(stream.size() - pos);
-    const bool last = pos + n == stream.size();
-    d.Feed(arena.Next(stream, pos, n), last);
-    pos += n;
-    fed += n;
-    for (;;) {
-      Record r;
-      const Step s = d.Next(&r);
-      if (s == Step::kRecord) {
-        CheckWellFormed(r, options);
-        if (r.shares_header) {
-          RAMSTREAM_FUZZ_CHECK(r.stream_offset == last_offset && t.record_count > 0,
-                               "shared-header record at %llu, its header at %llu",
-                               (unsigned long long)r.stream_offset,
-                               (unsigned long long)last_offset);
-          RAMSTREAM_FUZZ_CHECK(++shared_run <= 2,
-                               "decoder made no progress: %d records share the header at %llu",
-                               shared_run + 1, (unsigned long long)last_offset);
-        } else {
-          RAMSTREAM_FUZZ_CHECK(r.stream_offset == last_end,
-                               "record at %llu, but the previous one ended at %llu",
-                               (unsigned long long)r.stream_offset, (unsigned long long)last_end);
-          shared_run = 0;
-        }
-        const uint64_t size = protocol::RecordSize(r);
-        RAMSTREAM_FUZZ_CHECK(d.position() == last_end + size,
-                             "%s record at %llu is %llu bytes but the decoder moved from %llu "
-                             "to %llu",
-                             std::string(protocol::RecordKindName(r.kind)).c_str(),
-                             (unsigned long long)r.stream_offset, (unsigned long long)size,
-                             (unsigned long long)last_end, (unsigned long long)d.position());
-        RAMSTREAM_FUZZ_CHECK(d.position() <= fed, "decoder position past the fed bytes");
-        last_end = d.position();
-        last_offset = r.stream_offset;
-        last_kind = r.kind;
-        ++t.record_count;
-        if (keep_records) t.records.emplace_back(r);
-        if (sink) {
-          Error e = sink(r);
-          if (!e.ok()) {
-            RAMSTREAM_FUZZ_CHECK(e.code != Code::kInternal, "loader: %s", e.ToString().c_str());
-            RAMSTREAM_FUZZ_CHECK(e.offset == r.stream_offset,
-                                 "loader error at %llu for the record at %llu",
-                                 (unsigned long long)e.offset, (unsigned long long)r.stream_offset);
-            t.end = Step::kError;
-            t.error = std::move(e);
-            done = true;
-            break;
-          }
-        }
-        continue;
-      }
-      if (s == Step::kNeedInput) {
-        RAMSTREAM_FUZZ_CHECK(!last, "decoder asked for input after end_of_input (at %llu)",
-                             (unsigned long long)d.position());
-        RAMSTREAM_FUZZ_CHECK(d.position() == fed, "kNeedInput with %llu fed bytes not consumed",
-                             (unsigned long long)(fed - d.position()));
-        RAMSTREAM_FUZZ_CHECK(d.BytesNeeded() > 0, "kNeedInput while needing no bytes");
-        break;
-      }
-      if (s == Step::kEnd) {
-        RAMSTREAM_FUZZ_CHECK(last && d.position() == fed,
-                             "kEnd before the end of input (%llu of %llu)",
-                             (unsigned long long)d.position(), (unsigned long long)fed);
-        RAMSTREAM_FUZZ_CHECK(t.record_count > 0 && last_kind == RecordKind::kEos,
-                             "kEnd after a %s record",
-                             std::string(protocol::RecordKindName(last_kind)).c_str());
-        t.end = Step::kEnd;
-        done = true;
-        break;
-      }
-      RAMSTREAM_FUZZ_CHECK(s == Step::kError, "Next returned %u", static_cast<unsigned>(s));
-      const Error& e = d.error();
-      RAMSTREAM_FUZZ_CHECK(!e.ok(), "kError without an error");
-      RAMSTREAM_FUZZ_CHECK(e.code != Code::kInternal, "decoder: %s", e.ToString().c_str());
-      RAMSTREAM_FUZZ_CHECK(e.offset <= d.position() && d.position() <= fed,
-                           "error offset %llu past the consumed %llu (fed %llu)",
-                           (unsigned long long)e.offset, (unsigned long long)d.position(),
-                           (unsigned long long)fed);
-      // The failing record starts where the last one ended (or, in 2010's composite headers,
-      // is a later action of the last one's header).
-      RAMSTREAM_FUZZ_CHECK(
-          e.offset == last_end || (!options.dialect.exact_flags && e.offset == last_offset),
-          "error at %llu, but the last record ended at %llu: %s", (unsigned long long)e.offset,
-          (unsigned long long)last_end, e.ToString().c_str());
-      Record again;
-      RAMSTREAM_FUZZ_CHECK(d.Next(&again) == Step::kError && d.error().code == e.code &&
-                               d.error().offset == e.offset,
-                           "decoder error is not sticky");
-      t.end = Step::kError;
-      t.error = e;
-      done = true;
-      break;
-    }
+  for (PageModel::Page& p : model.pages()) {
+    RAMSTREAM_FUZZ_CHECK(p.seen || model.IsZero(p),
+                         "%s: page 0x%llx of block %u was written but is not in memory", what,
+                         (unsigned long long)p.offset, p.block);
   }
-  // As when each chunk was its own allocation: nothing of the input is readable once the
-  // pass is over.
-  arena.Retire();
-  t.position = d.position();
-  return t;
 }
 
-LoadResult LoadChecked(std::span<const std::byte> stream, const LoadConfig& config, ChunkPlan plan,
-                       PassOptions pass) {
-  GuestMemory memory(MemoryOptions(config));
+// Same block table (names and lengths, in order).
+void ExpectSameBlocks(const GuestMemory& a, const GuestMemory& b, const char* what) {
+  RAMSTREAM_FUZZ_CHECK(a.block_count() == b.block_count(), "%s: %zu blocks vs %zu", what,
+                       a.block_count(), b.block_count());
+  for (uint32_t i = 0; i < a.block_count(); ++i) {
+    RAMSTREAM_FUZZ_CHECK(a.idstr(i) == b.idstr(i) && a.used_length(i) == b.used_length(i),
+                         "%s: block %u is '%s' (0x%llx) vs '%s' (0x%llx)", what, i,
+                         a.idstr(i).c_str(), (unsigned long long)a.used_length(i),
+                         b.idstr(i).c_str(), (unsigned long long)b.used_length(i));
+  }
+}
+
+// Trace, counters and block bytes (resident bytes too when `same_backing`); contents are
+// compared separately.
+void ExpectSameOutcome(const LoadResult& a, const LoadResult& b, bool same_backing,
+                       const char* what) {
+  ExpectSameTrace(a.trace, b.trace, same_backing, what);
+  const LoadStats& x = a.stats;
+  const LoadStats& y = b.stats;
+  RAMSTREAM_FUZZ_CHECK(x.records == y.records && x.continue_records == y.continue_records &&
+                           x.named_records == y.named_records && x.bytes == y.bytes &&
+                           x.continue_saved_bytes == y.continue_saved_bytes,
+                       "%s: load counters differ (bytes %llu vs %llu)", what,
+                       (unsigned long long)x.bytes, (unsigned long long)y.bytes);
+  RAMSTREAM_FUZZ_CHECK(a.block_bytes == b.block_bytes, "%s: block tables differ", what);
+  if (same_backing) {
+    RAMSTREAM_FUZZ_CHECK(
+        a.resident_bytes == b.resident_bytes, "%s: resident bytes differ: %llu vs %llu", what,
+        (unsigned long long)a.resident_bytes, (unsigned long long)b.resident_bytes);
+  }
+}
+
+// Decoder + Loader::Apply record by record over `memory` (Reset here), with the oracles of
+// LoadChecked (oracles.h). With `lockstep`, a second decoder is fed the same stream in that
+// plan's chunks and must yield the same records and the same end, one for one. `model` ends
+// up holding what each targeted page must contain (version 4); with `final_check`, memory is
+// compared with it at the end.
+LoadResult ApplyPass(std::span<const std::byte> stream, const LoadConfig& config,
+                     GuestMemory& memory, ChunkPlan plan, std::optional<ChunkPlan> lockstep,
+                     bool keep_records, PageModel& model, bool final_check) {
   Prepare(config, &memory);
   Loader loader(config.options, &memory);
   const DecoderOptions& dopt = config.options.decoder;
   const bool v4 = dopt.section_version >= protocol::kRamSectionVersion;
-
-  // (block, offset) of accepted page records, in order, repeats included: kept only when
-  // checked, and a vector rather than a set (a node allocation per record under ASan).
-  std::vector<std::pair<uint32_t, uint64_t>> touched;
   std::array<uint64_t, 9> applied{};  // per RecordKind
   int64_t last_named = -1;            // the block of the last page record that named its block
-  // Reused for every record; compared with memcmp, because comparing std::byte element by
-  // element puts a coverage callback on every byte and dominated the fuzzers' time.
-  std::vector<std::byte> before(kPageSize), after(kPageSize), expect(kPageSize);
 
-  RecordSink sink = [&](const Record& r) -> Error {
+  // Block lengths before a MEM_SIZE record: a block it shrinks loses the model's pages past
+  // its new end (memory drops them too; a later grow reads zeros there).
+  thread_local std::vector<uint64_t> lengths;
+
+  auto apply = [&](const Record& r) -> Error {
     const bool check_page = v4 && r.is_page();
     int64_t block = -1;
     bool in_range = false;
@@ -447,8 +671,11 @@ LoadResult LoadChecked(std::span<const std::byte> stream, const LoadConfig& conf
       if (block >= 0) {
         const uint64_t used = memory.used_length(static_cast<uint32_t>(block));
         in_range = r.address <= used && used - r.address >= kPageSize;
-        if (in_range) memory.Read(static_cast<uint32_t>(block), r.address, before);
       }
+    }
+    if (v4 && r.kind == RecordKind::kMemSize) {
+      lengths.resize(memory.block_count());
+      for (uint32_t i = 0; i < memory.block_count(); ++i) lengths[i] = memory.used_length(i);
     }
     // Guest pages only: page tables (also counted as resident) may grow with a lookup.
     const uint64_t pages_before = memory.page_bytes();
@@ -463,6 +690,15 @@ LoadResult LoadChecked(std::span<const std::byte> stream, const LoadConfig& conf
       return e;
     }
     ++applied[static_cast<size_t>(r.kind)];
+    if (v4 && r.kind == RecordKind::kMemSize) {
+      for (uint32_t i = 0; i < lengths.size(); ++i) {
+        const uint64_t now = memory.used_length(i);
+        if (now >= lengths[i]) continue;
+        for (PageModel::Page& p : model.pages()) {
+          if (p.block == i && p.offset + kPageSize > now) model.SetUniform(p, 0);
+        }
+      }
+    }
     if (r.is_page()) {
       const uint64_t grown = memory.page_bytes() - pages_before;
       RAMSTREAM_FUZZ_CHECK(memory.page_bytes() >= pages_before &&
@@ -483,27 +719,27 @@ LoadResult LoadChecked(std::span<const std::byte> stream, const LoadConfig& conf
                          (unsigned long long)memory.used_length(static_cast<uint32_t>(block)));
     if (!r.has_continue()) last_named = block;
     const auto b = static_cast<uint32_t>(block);
-    if (pass.check_untargeted_writes) touched.emplace_back(b, r.address);
-    memory.Read(b, r.address, after);
-    expect = before;
+    // What the page must hold now, from what the record says and (XBZRLE) what the model
+    // says the page held before; then memory must agree.
+    PageModel::Page& p = model.At(b, r.address);
     switch (r.kind) {
       case RecordKind::kZero:
-        std::memset(expect.data(), r.fill, kPageSize);
+        model.SetUniform(p, r.fill);
         break;
       case RecordKind::kPage:
-        std::copy(r.data.begin(), r.data.end(), expect.begin());
+        std::memcpy(model.Bytes(p), r.data.data(), kPageSize);
         break;
       case RecordKind::kXbzrle: {
         const Error v = protocol::xbzrle::Validate(r.data, kPageSize);
         RAMSTREAM_FUZZ_CHECK(v.ok(), "loader applied an invalid xbzrle delta: %s",
                              v.message.c_str());
-        protocol::xbzrle::Apply(r.data, expect);
+        protocol::xbzrle::Apply(r.data, std::span<std::byte>(model.Bytes(p), kPageSize));
         break;
       }
       default: {
         uLongf out_len = kPageSize;
         uLong in_len = r.data.size();
-        const int z = uncompress2(reinterpret_cast<Bytef*>(expect.data()), &out_len,
+        const int z = uncompress2(reinterpret_cast<Bytef*>(model.Bytes(p)), &out_len,
                                   reinterpret_cast<const Bytef*>(r.data.data()), &in_len);
         RAMSTREAM_FUZZ_CHECK(z == Z_OK && out_len == kPageSize,
                              "loader applied a compressed page zlib rejects (%d, %lu bytes)", z,
@@ -511,7 +747,7 @@ LoadResult LoadChecked(std::span<const std::byte> stream, const LoadConfig& conf
         break;
       }
     }
-    RAMSTREAM_FUZZ_CHECK(std::memcmp(after.data(), expect.data(), kPageSize) == 0,
+    RAMSTREAM_FUZZ_CHECK(model.Matches(p, memory.FindPage(b, r.address)),
                          "%s record at %llu left page 0x%llx of '%s' with other contents",
                          std::string(protocol::RecordKindName(r.kind)).c_str(),
                          (unsigned long long)r.stream_offset, (unsigned long long)r.address,
@@ -520,18 +756,74 @@ LoadResult LoadChecked(std::span<const std::byte> stream, const LoadConfig& conf
   };
 
   LoadResult res;
+  Trace& t = res.trace;
+  t.kept_records = keep_records;
   if (!loader.error().ok()) {
     // Bad options (a layout the destination cannot hold): nothing is decoded.
     RAMSTREAM_FUZZ_CHECK(loader.error().code != Code::kInternal, "loader: %s",
                          loader.error().ToString().c_str());
-    res.trace.end = Step::kError;
-    res.trace.error = loader.error();
-    res.trace.position = dopt.start_offset;
+    t.end = Step::kError;
+    t.error = loader.error();
+    t.position = dopt.start_offset;
   } else {
-    res.trace = DecodeChecked(stream, dopt, std::move(plan), pass.keep_records, sink);
+    CheckedDecoder whole(stream, dopt, std::move(plan), 0);
+    std::optional<CheckedDecoder> chunked;
+    if (lockstep) chunked.emplace(stream, dopt, std::move(*lockstep), 1);
+    Record r;
+    Record rc;
+    for (;;) {
+      const Step s = whole.Next(&r);
+      if (chunked) {
+        if (s == Step::kRecord) {
+          const size_t end = static_cast<size_t>(whole.position() - dopt.start_offset);
+          chunked->SetPayload(end - r.data.size(), end);
+        }
+        const Step sc = chunked->Next(&rc);
+        RAMSTREAM_FUZZ_CHECK(s == sc,
+                             "whole vs chunked: after %llu records one decoder ended with %s "
+                             "(%s), the other with %s (%s)",
+                             (unsigned long long)whole.record_count(), StepName(s),
+                             Describe(whole.error()).c_str(), StepName(sc),
+                             Describe(chunked->error()).c_str());
+        if (s == Step::kRecord) {
+          RAMSTREAM_FUZZ_CHECK(SameRecord(r, rc),
+                               "whole vs chunked: record %llu (%s at %llu) differs (%s at %llu)",
+                               (unsigned long long)whole.record_count(),
+                               std::string(protocol::RecordKindName(r.kind)).c_str(),
+                               (unsigned long long)r.stream_offset,
+                               std::string(protocol::RecordKindName(rc.kind)).c_str(),
+                               (unsigned long long)rc.stream_offset);
+        } else if (s == Step::kError) {
+          const Error& a = whole.error();
+          const Error& c = chunked->error();
+          RAMSTREAM_FUZZ_CHECK(a.code == c.code && a.offset == c.offset && a.message == c.message,
+                               "whole vs chunked: errors differ: '%s' vs '%s'", Describe(a).c_str(),
+                               Describe(c).c_str());
+        }
+      }
+      if (s != Step::kRecord) {
+        t.end = s;
+        if (s == Step::kError) t.error = whole.error();
+        break;
+      }
+      if (keep_records) t.records.emplace_back(r);
+      Error e = apply(r);
+      if (!e.ok()) {
+        RAMSTREAM_FUZZ_CHECK(e.code != Code::kInternal, "loader: %s", e.ToString().c_str());
+        RAMSTREAM_FUZZ_CHECK(e.offset == r.stream_offset,
+                             "loader error at %llu for the record at %llu",
+                             (unsigned long long)e.offset, (unsigned long long)r.stream_offset);
+        t.end = Step::kError;
+        t.error = std::move(e);
+        break;
+      }
+    }
+    whole.Finish();
+    if (chunked) chunked->Finish();
+    t.record_count = whole.record_count();
+    t.position = whole.position();
   }
   res.stats = loader.stats();
-  res.digest = memory.Digest();
   res.resident_bytes = memory.resident_bytes();
   res.block_bytes = BlockBytes(memory);
 
@@ -542,35 +834,14 @@ LoadResult LoadChecked(std::span<const std::byte> stream, const LoadConfig& conf
                          std::string(protocol::RecordKindName(static_cast<RecordKind>(k))).c_str(),
                          (unsigned long long)applied[k]);
   }
-
-  // Rebuild memory from the targeted pages alone: any other non-zero page was written by
-  // mistake. Version 3 addresses pages globally, so its targets are not tracked.
-  if (v4 && pass.check_untargeted_writes) {
-    // Sparse unless the blocks are tiny: the model holds only the targeted pages, and a
-    // dense model's calloc and digest would touch every page of every block.
-    GuestMemoryOptions mo;
-    mo.backing = res.block_bytes <= kDenseCheaperLimit ? Backing::kDense : Backing::kSparse;
-    GuestMemory model(mo);
-    for (uint32_t i = 0; i < memory.block_count(); ++i) {
-      protocol::Result<uint32_t> added = model.AddBlock(memory.idstr(i), memory.used_length(i));
-      RAMSTREAM_FUZZ_CHECK(added.ok(), "model block rejected");
-    }
-    for (const auto& [b, off] : touched) {
-      if (off > memory.used_length(b) || memory.used_length(b) - off < kPageSize) continue;
-      memory.Read(b, off, after);
-      if (IsAllZero(after)) continue;
-      std::memcpy(model.PageForWrite(b, off), after.data(), kPageSize);
-    }
-    RAMSTREAM_FUZZ_CHECK(model.Digest() == res.digest,
-                         "memory holds non-zero pages that no accepted record targeted "
-                         "(digest %s, targeted pages only %s)",
-                         res.digest.c_str(), model.Digest().c_str());
-  }
+  // Version 3 addresses pages globally, so its targets are not tracked.
+  if (v4 && final_check) ExpectModelContents(memory, model, "memory after the load");
   return res;
 }
 
-LoadResult LoadFed(std::span<const std::byte> stream, const LoadConfig& config, ChunkPlan plan) {
-  GuestMemory memory(MemoryOptions(config));
+// Loader::Feed over `memory` (Reset by the caller), the production path.
+LoadResult FeedPass(std::span<const std::byte> stream, const LoadConfig& config,
+                    GuestMemory& memory, ChunkPlan plan) {
   Prepare(config, &memory);
   Loader loader(config.options, &memory);
   const uint64_t start = config.options.decoder.start_offset;
@@ -578,7 +849,8 @@ LoadResult LoadFed(std::span<const std::byte> stream, const LoadConfig& config, 
   Trace& t = res.trace;
   uint64_t fed = start;
   size_t pos = 0;
-  ChunkArena arena(stream.size(), plan);
+  plan.Fit(stream.size(), kMaxChunksPerPass);
+  ChunkArena arena(0);
   if (!loader.error().ok()) {
     t.end = Step::kError;
     t.error = loader.error();
@@ -619,9 +891,75 @@ LoadResult LoadFed(std::span<const std::byte> stream, const LoadConfig& config, 
   t.position = loader.decoder().position();
   for (uint64_t c : loader.stats().records) t.record_count += c;
   res.stats = loader.stats();
-  res.digest = memory.Digest();
   res.resident_bytes = memory.resident_bytes();
   res.block_bytes = BlockBytes(memory);
+  return res;
+}
+
+}  // namespace
+
+protocol::DecoderLimits FuzzLimits() {
+  protocol::DecoderLimits l;
+  l.max_total_bytes = uint64_t{1} << 40;
+  l.max_block_bytes = uint64_t{1} << 40;
+  return l;
+}
+
+std::vector<std::byte> WriteRecords(const std::vector<OwnedRecord>& records) {
+  std::vector<std::byte> out;
+  for (const OwnedRecord& r : records) protocol::AppendRecord(r.View(), &out);
+  return out;
+}
+
+Trace DecodeChecked(std::span<const std::byte> stream, const DecoderOptions& options,
+                    ChunkPlan plan, bool keep_records, const RecordSink& sink) {
+  Trace t;
+  t.kept_records = keep_records;
+  CheckedDecoder d(stream, options, std::move(plan), 0);
+  Record r;
+  for (;;) {
+    const Step s = d.Next(&r);
+    if (s != Step::kRecord) {
+      t.end = s;
+      if (s == Step::kError) t.error = d.error();
+      break;
+    }
+    if (keep_records) t.records.emplace_back(r);
+    if (sink) {
+      Error e = sink(r);
+      if (!e.ok()) {
+        RAMSTREAM_FUZZ_CHECK(e.code != Code::kInternal, "loader: %s", e.ToString().c_str());
+        RAMSTREAM_FUZZ_CHECK(e.offset == r.stream_offset,
+                             "loader error at %llu for the record at %llu",
+                             (unsigned long long)e.offset, (unsigned long long)r.stream_offset);
+        t.end = Step::kError;
+        t.error = std::move(e);
+        break;
+      }
+    }
+  }
+  d.Finish();
+  t.record_count = d.record_count();
+  t.position = d.position();
+  return t;
+}
+
+LoadResult LoadChecked(std::span<const std::byte> stream, const LoadConfig& config, ChunkPlan plan,
+                       PassOptions pass) {
+  PooledMemoryRelease release;
+  GuestMemory& memory = PooledMemory(kPublicSlot, config);
+  LoadResult res =
+      ApplyPass(stream, config, memory, std::move(plan), std::nullopt, pass.keep_records,
+                PooledModel(kPublicSlot), pass.check_untargeted_writes);
+  res.digest = memory.Digest();
+  return res;
+}
+
+LoadResult LoadFed(std::span<const std::byte> stream, const LoadConfig& config, ChunkPlan plan) {
+  PooledMemoryRelease release;
+  GuestMemory& memory = PooledMemory(kPublicSlot, config);
+  LoadResult res = FeedPass(stream, config, memory, std::move(plan));
+  res.digest = memory.Digest();
   return res;
 }
 
@@ -647,67 +985,60 @@ void ExpectSameTrace(const Trace& a, const Trace& b, bool same_messages, const c
 }
 
 void ExpectSameLoad(const LoadResult& a, const LoadResult& b, bool same_backing, const char* what) {
-  ExpectSameTrace(a.trace, b.trace, same_backing, what);
-  const LoadStats& x = a.stats;
-  const LoadStats& y = b.stats;
-  RAMSTREAM_FUZZ_CHECK(x.records == y.records && x.continue_records == y.continue_records &&
-                           x.named_records == y.named_records && x.bytes == y.bytes &&
-                           x.continue_saved_bytes == y.continue_saved_bytes,
-                       "%s: load counters differ (bytes %llu vs %llu)", what,
-                       (unsigned long long)x.bytes, (unsigned long long)y.bytes);
+  ExpectSameOutcome(a, b, same_backing, what);
   RAMSTREAM_FUZZ_CHECK(a.digest == b.digest, "%s: memory digests differ: %s vs %s", what,
                        a.digest.c_str(), b.digest.c_str());
-  RAMSTREAM_FUZZ_CHECK(a.block_bytes == b.block_bytes, "%s: block tables differ", what);
-  if (same_backing) {
-    RAMSTREAM_FUZZ_CHECK(
-        a.resident_bytes == b.resident_bytes, "%s: resident bytes differ: %llu vs %llu", what,
-        (unsigned long long)a.resident_bytes, (unsigned long long)b.resident_bytes);
-  }
 }
 
 void CheckRamLoad(std::span<const std::byte> stream, const LoadConfig& config,
-                  std::span<const std::byte> plan_bytes) {
+                  std::span<const std::byte> plan_bytes, RamLoadChecks checks) {
+  // The core pass: Decoder + Apply on sparse memory, the whole stream in one chunk, with a
+  // second decoder fed the plan's chunks in lockstep (whole vs chunked, record by record),
+  // the page model and, at the end, memory against the model.
   LoadConfig sparse = config;
   sparse.backing = Backing::kSparse;
-  const LoadResult whole = LoadChecked(stream, sparse, ChunkPlan::Whole(),
-                                       {.keep_records = true, .check_untargeted_writes = true});
+  PooledMemoryRelease release;
+  GuestMemory& whole_memory = PooledMemory(kWholeSlot, sparse);
+  PageModel& model = PooledModel(kWholeSlot);
+  const bool v4 = config.options.decoder.section_version >= protocol::kRamSectionVersion;
+  const LoadResult whole = ApplyPass(stream, sparse, whole_memory, ChunkPlan::Whole(),
+                                     ChunkPlan(plan_bytes), false, model, true);
+  if (checks == RamLoadChecks::kCore) return;
 
-  // Every pass is compared with `whole` (sparse, Apply, one chunk). The chunked Apply pass
-  // uses dense memory when the blocks are small: whole vs chunked, and sparse vs dense.
-  // Loader::Feed (chunked too) and the failed-load prefix only need the same contents, so
-  // they take the cheaper backing: sparse, unless the blocks are tiny. Thus at most one pass
-  // per input pays for dense memory of up to kDenseCompareLimit, whose calloc and digest
-  // touch every page of every block (most of the oracles' time on inputs with megabyte
-  // blocks). A sparse load can fail on the resident limit where a dense one, allocated
-  // within a limit it cannot reach, does not: then all passes stay sparse.
+  // The production path, Loader::Feed in the plan's chunks, on dense memory when the blocks
+  // are small: Feed vs Apply and dense vs sparse in one comparison. A sparse load can fail on
+  // the resident limit where a dense one, allocated within a limit it cannot reach, does
+  // not: then it stays sparse.
   const bool hit_limit =
       whole.trace.end == Step::kError && whole.trace.error.code == Code::kLimitExceeded;
   const bool dense = whole.block_bytes <= kDenseCompareLimit && !hit_limit;
   LoadConfig other = config;
   other.backing = dense ? Backing::kDense : Backing::kSparse;
-  const LoadResult chunked =
-      LoadChecked(stream, other, ChunkPlan(plan_bytes), {.keep_records = true});
-  ExpectSameLoad(whole, chunked, !dense,
-                 dense ? "whole sparse vs chunked dense" : "whole vs chunked");
-  LoadConfig cheap = config;
-  cheap.backing =
-      whole.block_bytes <= kDenseCheaperLimit && !hit_limit ? Backing::kDense : Backing::kSparse;
-  const bool cheap_sparse = cheap.backing == Backing::kSparse;
-  // The production path.
-  const LoadResult fed = LoadFed(stream, cheap, ChunkPlan(plan_bytes));
-  ExpectSameLoad(whole, fed, cheap_sparse,
-                 cheap_sparse ? "Apply vs Loader::Feed" : "Apply sparse vs Loader::Feed dense");
+  GuestMemory& fed_memory = PooledMemory(kFeedSlot, other);
+  const LoadResult fed = FeedPass(stream, other, fed_memory, ChunkPlan(plan_bytes));
+  const char* what = dense ? "Apply sparse vs Loader::Feed dense" : "Apply vs Loader::Feed";
+  ExpectSameOutcome(whole, fed, !dense, what);
+  ExpectSameBlocks(whole_memory, fed_memory, what);
+  if (v4) {
+    ExpectModelContents(fed_memory, model, what);
+  } else {
+    RAMSTREAM_FUZZ_CHECK(whole_memory.Digest() == fed_memory.Digest(), "%s: memory digests differ",
+                         what);
+  }
 
   // Nothing from a failing record is written and nothing after it applied: memory equals
   // that of loading just the records before it. (qemu-2010 composite headers apply part of
-  // a header before failing, so only exact dialects promise this.)
+  // a header before failing, so only exact dialects promise this.) The core pass's model
+  // check already finds a failing record's writes; this pass adds that the bytes before
+  // the failing record end there, and runs the production path on them.
   const uint64_t start = config.options.decoder.start_offset;
   if (whole.trace.end != Step::kError || !config.options.decoder.dialect.exact_flags ||
       whole.trace.error.offset < start || whole.trace.error.offset - start > stream.size()) {
     return;
   }
   const size_t cut = static_cast<size_t>(whole.trace.error.offset - start);
-  const LoadResult prefix = LoadChecked(stream.first(cut), cheap, ChunkPlan::Whole(), {});
+  GuestMemory& prefix_memory = PooledMemory(kPrefixSlot, sparse);
+  const LoadResult prefix = FeedPass(stream.first(cut), sparse, prefix_memory, ChunkPlan::Whole());
   const bool prefix_ends_there =
       prefix.trace.end == Step::kEnd ||
       (prefix.trace.error.code == Code::kTruncated && prefix.trace.error.offset == start + cut) ||
@@ -715,11 +1046,14 @@ void CheckRamLoad(std::span<const std::byte> stream, const LoadConfig& config,
        prefix.trace.error.offset == whole.trace.error.offset);
   RAMSTREAM_FUZZ_CHECK(prefix_ends_there, "the %zu bytes before the failing record end in '%s'",
                        cut, Describe(prefix.trace.error).c_str());
-  RAMSTREAM_FUZZ_CHECK(prefix.digest == whole.digest,
-                       "a failed load (%s) left memory %s, loading only the records before it "
-                       "gives %s",
-                       whole.trace.error.ToString().c_str(), whole.digest.c_str(),
-                       prefix.digest.c_str());
+  const char* what_prefix = "a failed load vs loading only the records before the failing one";
+  ExpectSameBlocks(whole_memory, prefix_memory, what_prefix);
+  if (v4) {
+    ExpectModelContents(prefix_memory, model, what_prefix);
+  } else {
+    RAMSTREAM_FUZZ_CHECK(whole_memory.Digest() == prefix_memory.Digest(),
+                         "%s: memory digests differ", what_prefix);
+  }
   RAMSTREAM_FUZZ_CHECK(
       prefix.stats.bytes == whole.stats.bytes && prefix.stats.records == whole.stats.records,
       "a failed load counted records it did not apply");

@@ -1,7 +1,9 @@
-// ram_load_dialects_fuzzer: ram_load_fuzzer's properties under every dialect and loader set-up
-// that the config bits of the input's trailer (fuzz/fuzz_input.h) select; the bits are listed
-// in fuzz/dialect_config.h (dialect, section version, optional MEM_SIZE fields, destination
-// layout, start offset).
+// ram_load_dialects_fuzzer: every CheckRamLoad property (RamLoadChecks::kAll in
+// fuzz/oracles.h: ram_load_fuzzer's core ones plus Loader::Feed vs Apply, dense vs sparse
+// memory and the failed-load prefix) under every dialect and loader set-up that the config
+// bits of the input's trailer (fuzz/fuzz_input.h) select; the bits are listed in
+// fuzz/dialect_config.h (dialect, section version, optional MEM_SIZE fields, destination
+// layout, start offset). Config 0 is ram_load_fuzzer's set-up.
 //
 // Run by hand from the source root, after `cmake --preset fuzz && cmake --build --preset fuzz`:
 //   mkdir -p /tmp/ram_load_dialects_fuzzer
@@ -23,6 +25,6 @@
 extern "C" int LLVMFuzzerTestOneInput(const uint8_t* data, size_t size) {
   using namespace ramstream;
   const fuzz::FuzzInput in = fuzz::SplitInput(std::as_bytes(std::span<const uint8_t>(data, size)));
-  fuzz::CheckRamLoad(in.stream, fuzz::DialectConfig(in.config), in.plan);
+  fuzz::CheckRamLoad(in.stream, fuzz::DialectConfig(in.config), in.plan, fuzz::RamLoadChecks::kAll);
   return 0;
 }

@@ -7,6 +7,18 @@
 
 #include "protocol/internal/zero.h"
 
+#if defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RAMSTREAM_GUEST_MEMORY_ASAN 1
+#endif
+#endif
+#if defined(__SANITIZE_ADDRESS__) && !defined(RAMSTREAM_GUEST_MEMORY_ASAN)
+#define RAMSTREAM_GUEST_MEMORY_ASAN 1
+#endif
+#ifdef RAMSTREAM_GUEST_MEMORY_ASAN
+#include <sanitizer/asan_interface.h>
+#endif
+
 namespace ramstream::protocol {
 namespace {
 
@@ -14,6 +26,25 @@ namespace {
 // test) maps 64 KiB, not 1 MiB, while a large one still allocates rarely.
 constexpr size_t kFirstSlabPages = 16;
 constexpr size_t kMaxSlabPages = 256;
+
+// Slab memory that holds no handed-out page is poisoned under AddressSanitizer: a loader that
+// writes past the end of its page into it gets a report instead of a silent write.
+void Poison(std::byte* p, size_t n) {
+#ifdef RAMSTREAM_GUEST_MEMORY_ASAN
+  ASAN_POISON_MEMORY_REGION(p, n);
+#else
+  (void)p;
+  (void)n;
+#endif
+}
+void Unpoison(std::byte* p, size_t n) {
+#ifdef RAMSTREAM_GUEST_MEMORY_ASAN
+  ASAN_UNPOISON_MEMORY_REGION(p, n);
+#else
+  (void)p;
+  (void)n;
+#endif
+}
 
 // FNV-1a over 64-bit words mixed with a multiply: stable across runs and platforms, fast
 // enough for golden tests over multi-GiB images. Not a cryptographic hash.
@@ -44,6 +75,41 @@ GuestMemory::GuestMemory(GuestMemoryOptions options) : options_(options) {}
 
 GuestMemory::~GuestMemory() {
   for (Block& b : blocks_) std::free(b.dense);
+  for (size_t i = 0; i < slabs_.size(); ++i)
+    Unpoison(slabs_[i].get(), (SlabPages(i) + 1) * kPageSize);
+}
+
+void GuestMemory::Reset(GuestMemoryOptions options) {
+  options_ = options;
+  for (Block& b : blocks_) {
+    std::free(b.dense);
+    for (std::unique_ptr<Leaf>& leaf : b.leaves) {
+      if (!leaf) continue;
+      std::fill(std::begin(leaf->pages), std::end(leaf->pages), nullptr);
+      spare_leaves_.push_back(std::move(leaf));
+    }
+  }
+  blocks_.clear();
+  // Slabs before slab_index_ are fully handed out, slab_index_ up to slab_used_.
+  for (size_t i = 0; i <= slab_index_ && i < slabs_.size(); ++i) {
+    const size_t used = i < slab_index_ ? SlabPages(i) : slab_used_;
+    std::memset(SlabBase(i), 0, used * kPageSize);
+    Poison(SlabBase(i), used * kPageSize);
+  }
+  slab_index_ = 0;
+  slab_used_ = 0;
+  resident_bytes_ = 0;
+  page_bytes_ = 0;
+}
+
+size_t GuestMemory::SlabPages(size_t i) {
+  return i >= 4 ? kMaxSlabPages : kFirstSlabPages << i;  // 16, 32, 64, 128, 256, 256, ...
+}
+
+std::byte* GuestMemory::SlabBase(size_t i) const {
+  auto base = reinterpret_cast<uintptr_t>(slabs_[i].get());
+  base = (base + kPageSize - 1) & ~(uintptr_t{kPageSize} - 1);
+  return reinterpret_cast<std::byte*>(base);
 }
 
 int64_t GuestMemory::Find(std::string_view idstr) const {
@@ -137,21 +203,24 @@ bool GuestMemory::Charge(uint64_t bytes) {
 
 std::byte* GuestMemory::AllocatePage() {
   if (resident_bytes_ + kPageSize > options_.max_resident_bytes) return nullptr;
-  if (slabs_.empty() || slab_used_ == slab_pages_) {
-    slab_pages_ = slabs_.empty() ? kFirstSlabPages : std::min(2 * slab_pages_, kMaxSlabPages);
-    // Over-allocate by one page so every page can be 4 KiB aligned, like guest RAM.
-    auto* slab = static_cast<std::byte*>(std::calloc(1, (slab_pages_ + 1) * kPageSize));
-    if (slab == nullptr) return nullptr;
-    slabs_.emplace_back(slab);
+  if (slab_index_ < slabs_.size() && slab_used_ == SlabPages(slab_index_)) {
+    ++slab_index_;  // the next slab, kept by Reset, or a new one
     slab_used_ = 0;
   }
-  auto base = reinterpret_cast<uintptr_t>(slabs_.back().get());
-  base = (base + kPageSize - 1) & ~(uintptr_t{kPageSize} - 1);
-  auto* page = reinterpret_cast<std::byte*>(base) + slab_used_ * kPageSize;
+  if (slab_index_ == slabs_.size()) {
+    // Over-allocate by one page so every page can be 4 KiB aligned, like guest RAM.
+    const size_t bytes = (SlabPages(slab_index_) + 1) * kPageSize;
+    auto* slab = static_cast<std::byte*>(std::calloc(1, bytes));
+    if (slab == nullptr) return nullptr;
+    slabs_.emplace_back(slab);
+    Poison(slab, bytes);
+  }
+  std::byte* page = SlabBase(slab_index_) + slab_used_ * kPageSize;
   ++slab_used_;
+  Unpoison(page, kPageSize);
   resident_bytes_ += kPageSize;
   page_bytes_ += kPageSize;
-  return page;  // calloc: the page is zero
+  return page;  // calloc'd, or zeroed by Reset
 }
 
 std::byte* GuestMemory::PageForWrite(uint32_t block, uint64_t offset) {
@@ -175,7 +244,12 @@ std::byte* GuestMemory::PageForWrite(uint32_t block, uint64_t offset) {
   }
   if (!b.leaves[leaf]) {
     if (!Charge(sizeof(Leaf))) return nullptr;
-    b.leaves[leaf] = std::make_unique<Leaf>();
+    if (spare_leaves_.empty()) {
+      b.leaves[leaf] = std::make_unique<Leaf>();
+    } else {
+      b.leaves[leaf] = std::move(spare_leaves_.back());
+      spare_leaves_.pop_back();
+    }
   }
   std::byte*& slot = b.leaves[leaf]->pages[page & ((1u << kLeafBits) - 1)];
   if (slot == nullptr) slot = AllocatePage();
@@ -215,23 +289,11 @@ std::string GuestMemory::Digest() const {
     d.Word(b.used_length);
     // Pages are visited in offset order for both backings; loaders only ever write whole
     // pages inside used_length, so a partial last page is always zero.
-    auto visit = [&](uint64_t off, const std::byte* p) {
-      if (p == nullptr || off + kPageSize > b.used_length || internal::IsZero(p, kPageSize)) return;
+    ForEachPage(static_cast<uint32_t>(i), [&](uint64_t off, const std::byte* p) {
+      if (internal::IsZero(p, kPageSize)) return;
       d.Word(off);
       d.Bytes(p, kPageSize);
-    };
-    if (b.dense) {
-      for (uint64_t off = 0; off + kPageSize <= b.used_length; off += kPageSize) {
-        visit(off, b.dense + off);
-      }
-      continue;
-    }
-    for (size_t leaf = 0; leaf < b.leaves.size(); ++leaf) {
-      if (!b.leaves[leaf]) continue;
-      for (size_t j = 0; j < (size_t{1} << kLeafBits); ++j) {
-        visit(((uint64_t{leaf} << kLeafBits) + j) << kPageBits, b.leaves[leaf]->pages[j]);
-      }
-    }
+    });
   }
   char out[17];
   std::snprintf(out, sizeof out, "%016llx", static_cast<unsigned long long>(d.h));

@@ -69,6 +69,13 @@ class GuestMemory {
   // Copies block bytes [offset, offset + out.size()) into out (zeros where never written).
   // REQUIRES: the range is inside used_length.
   void Read(uint32_t block, uint64_t offset, std::span<std::byte> out) const;
+  // Calls fn(offset, page) for every page of `block` that holds memory, in offset order, with
+  // `page` its kPageSize bytes: every whole page of a dense block, the allocated pages of a
+  // sparse one (never-written pages read as zeros and are skipped), none for kDiscard. Only
+  // pages that lie wholly inside used_length. REQUIRES: fn does not add, resize or write pages.
+  template <typename Fn>
+  void ForEachPage(uint32_t block, Fn&& fn) const;
+
   // Bytes of page memory and page tables held, and their limit.
   uint64_t resident_bytes() const { return resident_bytes_; }
   uint64_t resident_limit() const { return options_.max_resident_bytes; }
@@ -80,6 +87,14 @@ class GuestMemory {
   // the same for both backings, printed as 16 hex digits. Zero pages do not contribute, so a
   // never-written page and a zeroed one are equal, as in a destination QEMU.
   std::string Digest() const;
+
+  // Drops every block and all contents and takes `options`: afterwards the memory behaves as
+  // a newly constructed GuestMemory(options) (no blocks, nothing resident, reads as zeros),
+  // except that the sparse page slabs and page-table leaves stay allocated for reuse. Pages
+  // handed out so far are zeroed here (one memset per page written); dense blocks are freed.
+  // For callers that run many small loads in a row (fuzz oracles), where a fresh memory's
+  // zeroed slab allocation per load dominated; nothing else needs to call it.
+  void Reset(GuestMemoryOptions options = {});
 
  private:
   static constexpr int kLeafBits = 10;  // pages per leaf: 1024 (4 MiB of guest memory)
@@ -93,24 +108,51 @@ class GuestMemory {
     std::vector<std::unique_ptr<Leaf>> leaves;  // kSparse: grown on demand
   };
   std::byte* AllocatePage();
+  // Slab i holds SlabPages(i) pages from its first 4 KiB boundary on.
+  static size_t SlabPages(size_t i);
+  std::byte* SlabBase(size_t i) const;
   // Adds `bytes` to resident_bytes_ if that stays within the limit.
   bool Charge(uint64_t bytes);
 
   GuestMemoryOptions options_;
   std::vector<Block> blocks_;
   // Sparse pages come from slabs of 64 KiB growing to 1 MiB, never freed before the memory
-  // itself. calloc'd, so a
-  // fresh slab is the kernel's zero pages rather than a memset.
+  // itself (Reset keeps them too). calloc'd, so a fresh slab is the kernel's zero pages
+  // rather than a memset. Under AddressSanitizer the part of a slab no page was handed out
+  // from is poisoned, so a write past a page into it is reported.
   struct FreeDeleter {
     void operator()(std::byte* p) const;
   };
   std::vector<std::unique_ptr<std::byte[], FreeDeleter>> slabs_;
-  alignas(4096) std::byte scratch_[kPageSize];  // kDiscard's one page
-  size_t slab_used_ = 0;                        // pages handed out from the last slab
-  size_t slab_pages_ = 0;                       // its size in pages
+  std::vector<std::unique_ptr<Leaf>> spare_leaves_;  // cleared leaves kept by Reset
+  alignas(4096) std::byte scratch_[kPageSize];       // kDiscard's one page
+  size_t slab_index_ = 0;                            // the slab pages come from next
+  size_t slab_used_ = 0;                             // pages handed out from it
   uint64_t resident_bytes_ = 0;
   uint64_t page_bytes_ = 0;
 };
+
+template <typename Fn>
+void GuestMemory::ForEachPage(uint32_t block, Fn&& fn) const {
+  if (options_.backing == Backing::kDiscard) return;
+  const Block& b = blocks_[block];
+  if (b.dense) {
+    for (uint64_t off = 0; off + kPageSize <= b.used_length; off += kPageSize) {
+      fn(off, static_cast<const std::byte*>(b.dense + off));
+    }
+    return;
+  }
+  for (size_t leaf = 0; leaf < b.leaves.size(); ++leaf) {
+    if (!b.leaves[leaf]) continue;
+    for (size_t j = 0; j < (size_t{1} << kLeafBits); ++j) {
+      const std::byte* p = b.leaves[leaf]->pages[j];
+      if (p == nullptr) continue;
+      const uint64_t off = ((uint64_t{leaf} << kLeafBits) + j) << kPageBits;
+      if (off + kPageSize > b.used_length) return;
+      fn(off, p);
+    }
+  }
+}
 
 }  // namespace ramstream::protocol
 

@@ -3,6 +3,9 @@
 #include <gmock/gmock.h>
 #include <gtest/gtest.h>
 
+#include <cstring>
+#include <string>
+#include <utility>
 #include <vector>
 
 #include "protocol/testing/matchers.h"
@@ -164,6 +167,125 @@ TEST(GuestMemoryTest, DiscardKeepsNothingAndReadsZero) {
   mem.Read(0, 4096, v);
   EXPECT_EQ(v[0], std::byte{0});
 }
+
+}  // namespace
+}  // namespace ramstream::protocol
+
+namespace ramstream::protocol {
+namespace {
+
+// (offset, first byte) of every page ForEachPage visits.
+std::vector<std::pair<uint64_t, int>> Pages(const GuestMemory& mem, uint32_t block) {
+  std::vector<std::pair<uint64_t, int>> out;
+  mem.ForEachPage(block, [&](uint64_t off, const std::byte* p) {
+    out.emplace_back(off, static_cast<int>(p[0]));
+  });
+  return out;
+}
+
+TEST(GuestMemoryTest, ForEachPageVisitsHeldPagesInOffsetOrder) {
+  GuestMemory sparse;
+  ASSERT_TRUE(sparse.AddBlock("pc.ram", uint64_t{1} << 30).ok());
+  sparse.PageForWrite(0, uint64_t{5} << 20)[0] = std::byte{3};  // second leaf
+  sparse.PageForWrite(0, 4096)[0] = std::byte{1};
+  sparse.PageForWrite(0, 8192);  // allocated, zero: visited all the same
+  using V = std::vector<std::pair<uint64_t, int>>;
+  EXPECT_EQ(Pages(sparse, 0), (V{{4096, 1}, {8192, 0}, {uint64_t{5} << 20, 3}}));
+  ASSERT_TRUE(sparse.ResizeBlock(0, 8192).ok());  // pages past used_length are gone
+  EXPECT_EQ(Pages(sparse, 0), (V{{4096, 1}}));
+
+  GuestMemoryOptions o;
+  o.backing = Backing::kDense;
+  GuestMemory dense(o);
+  ASSERT_TRUE(dense.AddBlock("a", 3 * 4096 + 100).ok());  // the partial last page is skipped
+  dense.PageForWrite(0, 4096)[0] = std::byte{2};
+  EXPECT_EQ(Pages(dense, 0), (V{{0, 0}, {4096, 2}, {8192, 0}}));
+
+  o.backing = Backing::kDiscard;
+  GuestMemory discard(o);
+  ASSERT_TRUE(discard.AddBlock("a", 8192).ok());
+  discard.PageForWrite(0, 0)[0] = std::byte{1};
+  EXPECT_TRUE(Pages(discard, 0).empty());
+}
+
+TEST(GuestMemoryTest, ResetEmptiesMemoryAndReusesItsPages) {
+  GuestMemory mem;
+  ASSERT_TRUE(mem.AddBlock("pc.ram", uint64_t{1} << 30).ok());
+  std::vector<std::byte*> pages;
+  // More pages than the first slab holds, in two leaves.
+  for (uint64_t i = 0; i < 40; ++i) {
+    std::byte* p = mem.PageForWrite(0, (i % 2 ? uint64_t{8} << 20 : 0) + i * 4096);
+    ASSERT_NE(p, nullptr);
+    std::memset(p, 0xab, 4096);
+    pages.push_back(p);
+  }
+  const std::string empty_digest = GuestMemory().Digest();
+  mem.Reset();
+  EXPECT_EQ(mem.block_count(), 0u);
+  EXPECT_EQ(mem.resident_bytes(), 0u);
+  EXPECT_EQ(mem.page_bytes(), 0u);
+  EXPECT_EQ(mem.Digest(), empty_digest);
+
+  ASSERT_TRUE(mem.AddBlock("pc.ram", uint64_t{1} << 30).ok());
+  EXPECT_EQ(mem.FindPage(0, 0), nullptr);
+  EXPECT_TRUE(Pages(mem, 0).empty());
+  for (uint64_t i = 0; i < 40; ++i) {
+    std::byte* p = mem.PageForWrite(0, i * 4096);
+    // The slabs are kept and hand out the same pages again, zeroed.
+    EXPECT_EQ(p, pages[i]);
+    const std::vector<std::byte> zeros(4096);
+    EXPECT_EQ(std::memcmp(p, zeros.data(), 4096), 0) << "page " << i;
+  }
+  EXPECT_EQ(mem.page_bytes(), 40u * 4096);
+  // Page, one leaf (the other one was kept spare) and the leaf table: charged as when new.
+  EXPECT_EQ(mem.resident_bytes(), 40u * 4096 + 8192 + 8);
+}
+
+TEST(GuestMemoryTest, ResetTakesNewOptions) {
+  GuestMemory mem;
+  ASSERT_TRUE(mem.AddBlock("a", 1 << 20).ok());
+  mem.PageForWrite(0, 0)[0] = std::byte{1};
+
+  GuestMemoryOptions o;
+  o.backing = Backing::kDense;
+  o.max_resident_bytes = 65536;
+  mem.Reset(o);
+  EXPECT_EQ(mem.backing(), Backing::kDense);
+  EXPECT_EQ(mem.resident_limit(), 65536u);
+  EXPECT_THAT(mem.AddBlock("a", 1 << 20).error(), HasError(Code::kLimitExceeded));
+  ASSERT_TRUE(mem.AddBlock("b", 65536).ok());
+  EXPECT_EQ(mem.resident_bytes(), 65536u);
+
+  mem.Reset();  // back to sparse: the dense block is freed
+  EXPECT_EQ(mem.backing(), Backing::kSparse);
+  ASSERT_TRUE(mem.AddBlock("a", 1 << 20).ok());
+  EXPECT_EQ(mem.FindPage(0, 0), nullptr);
+  std::byte v[1] = {std::byte{9}};
+  mem.Read(0, 0, v);
+  EXPECT_EQ(v[0], std::byte{0});
+}
+
+#if defined(__SANITIZE_ADDRESS__)
+#define RAMSTREAM_TEST_ASAN 1
+#elif defined(__has_feature)
+#if __has_feature(address_sanitizer)
+#define RAMSTREAM_TEST_ASAN 1
+#endif
+#endif
+
+#ifdef RAMSTREAM_TEST_ASAN
+TEST(GuestMemoryDeathTest, WritingPastAPageIntoTheSlabIsAnAsanReport) {
+  GuestMemory mem;
+  ASSERT_TRUE(mem.AddBlock("a", 1 << 20).ok());
+  std::byte* p = mem.PageForWrite(0, 0);
+  // The page after it in the slab was never handed out.
+  EXPECT_DEATH(static_cast<volatile std::byte*>(p)[4096] = std::byte{1}, "use-after-poison");
+  mem.Reset();
+  ASSERT_TRUE(mem.AddBlock("a", 1 << 20).ok());
+  std::byte* again = mem.PageForWrite(0, 0);
+  EXPECT_DEATH(static_cast<volatile std::byte*>(again)[4096] = std::byte{1}, "use-after-poison");
+}
+#endif
 
 }  // namespace
 }  // namespace ramstream::protocol
