@@ -147,9 +147,17 @@ void ProtoMutator::AddPostProcessor(const Descriptor* type, PostProcessor proces
   post_[type].push_back(std::move(processor));
 }
 
+void ProtoMutator::SetEditWeight(const std::string& field, uint32_t weight) {
+  weights_[field] = weight == 0 ? 1 : weight;
+}
+
 void ProtoMutator::Offer(Reservoir* r, const Edit& e) {
-  ++r->seen;
-  if (Below(r->seen) == 0) r->chosen = e;
+  uint64_t w = 1;
+  if (!weights_.empty() && e.field != nullptr) {
+    if (auto it = weights_.find(e.field->full_name()); it != weights_.end()) w = it->second;
+  }
+  r->seen += w;
+  if (Below(r->seen) < w) r->chosen = e;
 }
 
 void ProtoMutator::CollectEdits(Message* m, bool deletes_only, Reservoir* res) {

@@ -45,6 +45,10 @@ class ProtoMutator {
   // Byte strings inserted into bytes/string fields named `field` ("" for all).
   void AddTokens(const std::string& field, std::vector<std::string> tokens);
   void AddPostProcessor(const google::protobuf::Descriptor* type, PostProcessor processor);
+  // Makes every edit of `field` (full name) count `weight` times in the uniform choice. For
+  // the few top-level knobs that change how the whole input is read (a config word): one
+  // field among hundreds of records is otherwise picked too rarely for a fuzzer to explore it.
+  void SetEditWeight(const std::string& field, uint32_t weight);
 
   // One edit, then post-processing. Afterwards message->ByteSizeLong() <= max_size unless
   // even deleting could not get there; returns false when no edit fitted and the message was
@@ -65,8 +69,9 @@ class ProtoMutator {
     const google::protobuf::FieldDescriptor* field = nullptr;
     int index = -1;  // element of a repeated field, -1 for singular fields
   };
-  // Reservoir sampling: each offered edit replaces the chosen one with probability 1/n, so
-  // every edit of the walk is equally likely.
+  // Weighted reservoir sampling: an offered edit of weight w replaces the chosen one with
+  // probability w / (the weights seen so far), so each edit is chosen in proportion to its
+  // weight (1 unless SetEditWeight says otherwise).
   struct Reservoir {
     Edit chosen;
     uint64_t seen = 0;
@@ -98,6 +103,7 @@ class ProtoMutator {
   std::mt19937_64 rng_;
   std::map<std::string, std::vector<uint64_t>> interesting_;
   std::map<std::string, std::vector<std::string>> tokens_;
+  std::map<std::string, uint32_t> weights_;
   std::map<const google::protobuf::Descriptor*, std::vector<PostProcessor>> post_;
 };
 

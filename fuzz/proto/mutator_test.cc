@@ -107,6 +107,41 @@ TEST(ProtoMutatorTest, EngineEntryPointIsDeterministicPerSeed) {
   }
 }
 
+// One mutation of kSmallStream per seed; how many of them changed only `config`.
+int ConfigOnlyEdits(protomut::ProtoMutator& m, int seeds) {
+  const RamStream start = FromText(kSmallStream);
+  int n = 0;
+  for (int seed = 0; seed < seeds; ++seed) {
+    RamStream msg = start;
+    m.Seed(seed);
+    m.Mutate(&msg, 4096);
+    RamStream without = msg;
+    without.set_config(start.config());
+    if (msg.config() != start.config() &&
+        without.SerializeAsString() == start.SerializeAsString()) {
+      ++n;
+    }
+  }
+  return n;
+}
+
+TEST(ProtoMutatorTest, EditWeightMakesConfigEditsProportionallyMoreLikely) {
+  protomut::ProtoMutator plain(0);
+  ConfigureRamStreamMutator(&plain);
+  plain.SetEditWeight("ramstream.fuzz.proto.RamStream.config", 1);
+  protomut::ProtoMutator weighted(0);
+  ConfigureRamStreamMutator(&weighted);  // weight 16
+  const int seeds = 4000;
+  const int rare = ConfigOnlyEdits(plain, seeds);
+  const int often = ConfigOnlyEdits(weighted, seeds);
+  // kSmallStream offers a few dozen edits, so unweighted the config is a few percent of them
+  // and weighted about 16 times as many, less what saturates: at least 5x, and most edits
+  // still go to the records.
+  EXPECT_GT(rare, 0);
+  EXPECT_GT(often, 5 * rare) << "plain " << rare << ", weighted " << often;
+  EXPECT_LT(often, seeds * 3 / 4);
+}
+
 TEST(ProtoMutatorTest, StaysWithinSizeBound) {
   for (size_t bound : {64u, 200u, 1000u}) {
     protomut::ProtoMutator m = Configured(bound);
