@@ -174,6 +174,15 @@ void CheckWellFormed(const Record& r, const DecoderOptions& o) {
   }
 }
 
+// A pass ends on a loader error: never kInternal, and always at the record that failed.
+void EndWithLoaderError(const Record& r, Error e, Trace* t) {
+  RAMSTREAM_FUZZ_CHECK(e.code != Code::kInternal, "loader: %s", e.ToString().c_str());
+  RAMSTREAM_FUZZ_CHECK(e.offset == r.stream_offset, "loader error at %llu for the record at %llu",
+                       (unsigned long long)e.offset, (unsigned long long)r.stream_offset);
+  t->end = Step::kError;
+  t->error = std::move(e);
+}
+
 // Where the chunks of one pass live. A decoder that keeps a view into an earlier chunk, or
 // reads past the one it was given, must be caught. One allocation per chunk did that through
 // ASan's heap checks, but cost a malloc, a stack unwind and a free per chunk (ASan's
@@ -807,14 +816,8 @@ LoadResult ApplyPass(std::span<const std::byte> stream, const LoadConfig& config
         break;
       }
       if (keep_records) t.records.emplace_back(r);
-      Error e = apply(r);
-      if (!e.ok()) {
-        RAMSTREAM_FUZZ_CHECK(e.code != Code::kInternal, "loader: %s", e.ToString().c_str());
-        RAMSTREAM_FUZZ_CHECK(e.offset == r.stream_offset,
-                             "loader error at %llu for the record at %llu",
-                             (unsigned long long)e.offset, (unsigned long long)r.stream_offset);
-        t.end = Step::kError;
-        t.error = std::move(e);
+      if (Error e = apply(r); !e.ok()) {
+        EndWithLoaderError(r, std::move(e), &t);
         break;
       }
     }
@@ -926,14 +929,8 @@ Trace DecodeChecked(std::span<const std::byte> stream, const DecoderOptions& opt
     }
     if (keep_records) t.records.emplace_back(r);
     if (sink) {
-      Error e = sink(r);
-      if (!e.ok()) {
-        RAMSTREAM_FUZZ_CHECK(e.code != Code::kInternal, "loader: %s", e.ToString().c_str());
-        RAMSTREAM_FUZZ_CHECK(e.offset == r.stream_offset,
-                             "loader error at %llu for the record at %llu",
-                             (unsigned long long)e.offset, (unsigned long long)r.stream_offset);
-        t.end = Step::kError;
-        t.error = std::move(e);
+      if (Error e = sink(r); !e.ok()) {
+        EndWithLoaderError(r, std::move(e), &t);
         break;
       }
     }
