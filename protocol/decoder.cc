@@ -12,6 +12,7 @@
 namespace ramstream::protocol {
 namespace {
 
+using internal::Cat;
 using internal::Hex;
 using internal::Quoted;
 
@@ -64,8 +65,8 @@ Step Decoder::Suspend() {
     // QEMU's loader would block reading the next header of a section that never ended.
     if (!saw_record_) return Fail(Code::kTruncated, position_, "empty stream: no records");
     return Fail(Code::kTruncated, position_,
-                "stream ends at offset " + std::to_string(position_) +
-                    " after a record other than EOS: the section never ended");
+                Cat({"stream ends at offset ", std::to_string(position_),
+                     " after a record other than EOS: the section never ended"}));
   }
   // The writer died mid-record, or the stream was cut: the record at record_offset_ is
   // incomplete. Reported at the record's start, as every other record error.
@@ -86,10 +87,10 @@ Step Decoder::Suspend() {
                                                 "record",
                                                 "record"};
   return Fail(Code::kTruncated, record_offset_,
-              "stream ends at offset " + std::to_string(position_) + " inside the " +
-                  kStageNames[static_cast<int>(stage_)] + " of the record at offset " +
-                  std::to_string(record_offset_) + " (" + std::to_string(need_ - staged_) +
-                  " more bytes needed)");
+              Cat({"stream ends at offset ", std::to_string(position_), " inside the ",
+                   kStageNames[static_cast<int>(stage_)], " of the record at offset ",
+                   std::to_string(record_offset_), " (", std::to_string(need_ - staged_),
+                   " more bytes needed)"}));
 }
 
 const std::byte* Decoder::Gather(size_t n, std::byte* stage_buf) {
@@ -174,12 +175,12 @@ Step Decoder::Classify() {
       // without RDMA; say so rather than "unknown".
       if ((flags_ & kFlagHook) && d.hook == HookPolicy::kReject) {
         return Fail(Code::kUnsupportedHook, record_offset_,
-                    "record flags " + Hex(flags_) +
-                        " go to the RDMA load hook (0x80), which needs an RDMA migration");
+                    Cat({"record flags ", Hex(flags_),
+                         " go to the RDMA load hook (0x80), which needs an RDMA migration"}));
       }
       return Fail(Code::kUnknownFlags, record_offset_,
-                  "record flags " + Hex(flags_) + " are not a combination " +
-                      std::string(DialectName(d.id)) + " knows");
+                  Cat({"record flags ", Hex(flags_), " are not a combination ", DialectName(d.id),
+                       " knows"}));
   }
   actions_ = Bit(kind);
   SetStage(Stage::kActions, 0);
@@ -230,9 +231,10 @@ Step Decoder::NextAction(Record* r) {
       blocks_.clear();
       mem_remaining_ = address_;
       if (address_ > options_.limits.max_total_bytes) {
-        return Fail(Code::kLimitExceeded, record_offset_,
-                    "MEM_SIZE total " + std::to_string(address_) + " bytes exceeds the limit of " +
-                        std::to_string(options_.limits.max_total_bytes));
+        return Fail(
+            Code::kLimitExceeded, record_offset_,
+            Cat({"MEM_SIZE total ", std::to_string(address_), " bytes exceeds the limit of ",
+                 std::to_string(options_.limits.max_total_bytes)}));
       }
       // Version 3 carries only the total; an empty total has no entries.
       if (options_.section_version < kRamSectionVersion || mem_remaining_ == 0) {
@@ -291,7 +293,7 @@ Step Decoder::NextSlow(Record* r) {
           SetStage(Stage::kId, len);
           if (len == 0) {
             return Fail(Code::kBadIdstr, record_offset_,
-                        "empty idstr at offset " + std::to_string(position_ - 1));
+                        Cat({"empty idstr at offset ", std::to_string(position_ - 1)}));
           }
           break;
         }
@@ -310,7 +312,7 @@ Step Decoder::NextSlow(Record* r) {
           idstr_ = std::string_view(reinterpret_cast<const char*>(id_buf_.data()), need_);
           if (!ValidIdstr(idstr_)) {
             return Fail(Code::kBadIdstr, record_offset_,
-                        "idstr " + Quoted(idstr_) + " contains a NUL byte");
+                        Cat({"idstr ", Quoted(idstr_), " contains a NUL byte"}));
           }
         }
         switch (action_) {
@@ -336,8 +338,8 @@ Step Decoder::NextSlow(Record* r) {
         fill_ = static_cast<uint8_t>(*p);
         if (fill_ != 0 && options_.dialect.zero_fill_must_be_zero) {
           return Fail(Code::kBadZeroFill, record_offset_,
-                      "zero page fill byte " + Hex(fill_) + " (" +
-                          std::string(DialectName(options_.dialect.id)) + " requires 0)");
+                      Cat({"zero page fill byte ", Hex(fill_), " (",
+                           DialectName(options_.dialect.id), " requires 0)"}));
         }
         return Emit(r, RecordKind::kZero);
       }
@@ -356,11 +358,11 @@ Step Decoder::NextSlow(Record* r) {
         const uint16_t len = internal::LoadBe16(p + 1);
         if (enc != kXbzrleEncoding) {
           return Fail(Code::kBadXbzrle, record_offset_,
-                      "xbzrle encoding byte " + Hex(enc) + " (expected 0x1)");
+                      Cat({"xbzrle encoding byte ", Hex(enc), " (expected 0x1)"}));
         }
         if (len > kPageSize) {
           return Fail(Code::kBadXbzrle, record_offset_,
-                      "xbzrle length " + std::to_string(len) + " exceeds the page size 4096");
+                      Cat({"xbzrle length ", std::to_string(len), " exceeds the page size 4096"}));
         }
         SetStage(Stage::kXbzrleData, len);
         break;
@@ -381,8 +383,8 @@ Step Decoder::NextSlow(Record* r) {
         // QEMU reads the length as a signed int and allows 0 .. compressBound(4096).
         if (len > kMaxCompressedLen) {
           return Fail(Code::kBadCompressedPage, record_offset_,
-                      "compressed page length " + std::to_string(static_cast<int32_t>(len)) +
-                          " outside 0.." + std::to_string(kMaxCompressedLen));
+                      Cat({"compressed page length ", std::to_string(static_cast<int32_t>(len)),
+                           " outside 0..", std::to_string(kMaxCompressedLen)}));
         }
         SetStage(Stage::kCompressedData, len);
         break;
@@ -395,13 +397,13 @@ Step Decoder::NextSlow(Record* r) {
         const size_t len = static_cast<uint8_t>(*p);
         if (blocks_.size() >= options_.limits.max_ram_blocks) {
           return Fail(Code::kLimitExceeded, record_offset_,
-                      "MEM_SIZE lists more than " + std::to_string(options_.limits.max_ram_blocks) +
-                          " blocks");
+                      Cat({"MEM_SIZE lists more than ",
+                           std::to_string(options_.limits.max_ram_blocks), " blocks"}));
         }
         if (len == 0) {
           return Fail(Code::kBadIdstr, record_offset_,
-                      "MEM_SIZE entry " + std::to_string(blocks_.size()) +
-                          " has an empty idstr (at offset " + std::to_string(position_ - 1) + ")");
+                      Cat({"MEM_SIZE entry ", std::to_string(blocks_.size()),
+                           " has an empty idstr (at offset ", std::to_string(position_ - 1), ")"}));
         }
         SetStage(Stage::kMemSizeId, len);
         break;
@@ -414,7 +416,7 @@ Step Decoder::NextSlow(Record* r) {
         b.idstr.assign(reinterpret_cast<const char*>(p), need_);
         if (!ValidIdstr(b.idstr)) {
           return Fail(Code::kBadIdstr, record_offset_,
-                      "MEM_SIZE idstr " + Quoted(b.idstr) + " contains a NUL byte");
+                      Cat({"MEM_SIZE idstr ", Quoted(b.idstr), " contains a NUL byte"}));
         }
         SetStage(Stage::kMemSizeLength, 8);
         break;
@@ -427,17 +429,17 @@ Step Decoder::NextSlow(Record* r) {
         b.used_length = internal::LoadBe64(p);
         if (b.used_length > options_.limits.max_block_bytes) {
           return Fail(Code::kLimitExceeded, record_offset_,
-                      "MEM_SIZE block " + Quoted(b.idstr) + " used_length " +
-                          std::to_string(b.used_length) + " exceeds the limit of " +
-                          std::to_string(options_.limits.max_block_bytes));
+                      Cat({"MEM_SIZE block ", Quoted(b.idstr), " used_length ",
+                           std::to_string(b.used_length), " exceeds the limit of ",
+                           std::to_string(options_.limits.max_block_bytes)}));
         }
         // QEMU subtracts without a check and wraps around; the list must add up exactly.
         if (b.used_length > mem_remaining_) {
-          return Fail(Code::kMemSizeMismatch, record_offset_,
-                      "MEM_SIZE block " + Quoted(b.idstr) + " used_length " +
-                          std::to_string(b.used_length) + " exceeds the " +
-                          std::to_string(mem_remaining_) + " bytes left of the total " +
-                          std::to_string(address_));
+          return Fail(
+              Code::kMemSizeMismatch, record_offset_,
+              Cat({"MEM_SIZE block ", Quoted(b.idstr), " used_length ",
+                   std::to_string(b.used_length), " exceeds the ", std::to_string(mem_remaining_),
+                   " bytes left of the total ", std::to_string(address_)}));
         }
         mem_remaining_ -= b.used_length;
         if (NeedsPageSize(b.idstr)) {

@@ -18,6 +18,7 @@ using ::testing::HasSubstr;
 using testing::IsOk;
 using testing::kChunkSizes;
 using testing::StreamBuilder;
+using ::testing::StrEq;
 
 DecoderOptions For(Dialect d) {
   DecoderOptions o;
@@ -286,6 +287,14 @@ TEST(DecoderTest, BadIdstrs) {
     s.MemSize({{std::string("pc\0ram", 6), 4096}});
     EXPECT_THAT(DecodeEveryChunking(s.bytes()).error,
                 HasError(Code::kBadIdstr, 0, HasSubstr("'pc\\x00ram'")));
+  }
+  {
+    // Every byte outside printable ASCII is escaped, with lower-case hex digits.
+    StreamBuilder s;
+    s.MemSize({{std::string("\x1f\0\x7f\xab~", 5), 4096}});
+    EXPECT_THAT(DecodeEveryChunking(s.bytes()).error,
+                HasError(Code::kBadIdstr, 0,
+                         StrEq("MEM_SIZE idstr '\\x1f\\x00\\x7f\\xab~' contains a NUL byte")));
   }
   {
     StreamBuilder s;

@@ -5,6 +5,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstring>
+#include <span>
 #include <string>
 #include <unordered_set>
 #include <utility>
@@ -17,6 +18,7 @@
 namespace ramstream::protocol {
 namespace {
 
+using internal::Cat;
 using internal::Hex;
 using internal::Quoted;
 
@@ -31,6 +33,28 @@ const char* PageKindName(RecordKind kind) {
     default:
       return "COMPRESS_PAGE";
   }
+}
+
+// The index of the first item whose idstr repeats an earlier one's, or items.size(). Lists
+// are a handful of blocks in practice and this runs for every MEM_SIZE record (most fuzz
+// inputs have several), so short lists are compared pairwise without allocating; long ones
+// (up to DecoderLimits::max_ram_blocks) use a hash set.
+template <typename T>
+size_t FirstRepeatedIdstr(std::span<const T> items) {
+  constexpr size_t kPairwiseMax = 32;
+  if (items.size() <= kPairwiseMax) {
+    for (size_t i = 1; i < items.size(); ++i) {
+      for (size_t j = 0; j < i; ++j) {
+        if (items[i].idstr == items[j].idstr) return i;
+      }
+    }
+    return items.size();
+  }
+  std::unordered_set<std::string_view> seen;
+  for (size_t i = 0; i < items.size(); ++i) {
+    if (!seen.insert(items[i].idstr).second) return i;
+  }
+  return items.size();
 }
 
 }  // namespace
@@ -52,19 +76,20 @@ Loader::Loader(LoaderOptions options, GuestMemory* memory)
     }
     return;
   }
-  std::unordered_set<std::string_view> seen;
-  for (const DestinationBlock& b : *options_.layout) {
-    if (!seen.insert(b.idstr).second) {
-      error_ = Error{Code::kDuplicateBlock, 0,
-                     "destination layout lists block " + Quoted(b.idstr) + " twice"};
-      return;
-    }
-    Result<uint32_t> added = memory_->AddBlock(b.idstr, b.used_length);
+  const std::span<const DestinationBlock> layout(*options_.layout);
+  const size_t twice = FirstRepeatedIdstr(layout);
+  for (size_t i = 0; i < twice; ++i) {
+    Result<uint32_t> added = memory_->AddBlock(layout[i].idstr, layout[i].used_length);
     if (!added.ok()) {
       error_ = added.error();
       return;
     }
-    max_length_.push_back(b.max_length);
+    max_length_.push_back(layout[i].max_length);
+  }
+  if (twice < layout.size()) {
+    error_ = Error{Code::kDuplicateBlock, 0,
+                   "destination layout lists block " + Quoted(layout[twice].idstr) + " twice"};
+    return;
   }
   have_table_ = true;
 }
@@ -76,9 +101,9 @@ bool Loader::Fail(Code code, const Record& record, std::string message) {
 
 bool Loader::FailOffset(const Record& r, uint32_t block, uint64_t offset) {
   return Fail(Code::kOffsetOutOfRange, r,
-              std::string(PageKindName(r.kind)) + " offset " + Hex(offset) +
-                  " + 0x1000 is past the end of block " + Quoted(memory_->idstr(block)) +
-                  " (used_length " + Hex(memory_->used_length(block)) + ")");
+              Cat({PageKindName(r.kind), " offset ", Hex(offset),
+                   " + 0x1000 is past the end of block ", Quoted(memory_->idstr(block)),
+                   " (used_length ", Hex(memory_->used_length(block)), ")"}));
 }
 
 // Inlined into the Feed loop (its cold paths are calls), so the decoder's fast path and this
@@ -186,21 +211,24 @@ bool Loader::ApplyMemSize(const Record& r) {
     for (size_t i = 0; i < memory_->block_count(); ++i) total += memory_->used_length(i);
     if (total != r.address) {
       return Fail(Code::kMemSizeMismatch, r,
-                  "MEM_SIZE total " + Hex(r.address) + " differs from the destination's " +
-                      Hex(total) + " bytes of RAM");
+                  Cat({"MEM_SIZE total ", Hex(r.address), " differs from the destination's ",
+                       Hex(total), " bytes of RAM"}));
     }
     return true;
   }
 
   // Validate the whole list before changing anything.
-  std::unordered_set<std::string_view> seen;
-  for (const BlockInfo& e : r.blocks) {
-    if (!seen.insert(e.idstr).second) {
-      return Fail(Code::kDuplicateBlock, r, "MEM_SIZE lists block " + Quoted(e.idstr) + " twice");
+  // Entries in order, each checked against the destination before a later repeat is
+  // reported: the first bad entry names the error.
+  const size_t twice = FirstRepeatedIdstr(r.blocks);
+  if (have_table_) {
+    for (size_t i = 0; i < twice; ++i) {
+      if (!CheckMemSizeEntry(r, r.blocks[i])) return false;
     }
-    if (have_table_) {
-      if (!CheckMemSizeEntry(r, e)) return false;
-    }
+  }
+  if (twice < r.blocks.size()) {
+    return Fail(Code::kDuplicateBlock, r,
+                Cat({"MEM_SIZE lists block ", Quoted(r.blocks[twice].idstr), " twice"}));
   }
   // Dense memory allocates blocks whole: check the total first, so a list that does not fit
   // adds no block at all.
@@ -215,9 +243,9 @@ bool Loader::ApplyMemSize(const Record& r) {
     if (need > memory_->resident_limit() -
                    std::min(memory_->resident_bytes(), memory_->resident_limit())) {
       return Fail(Code::kLimitExceeded, r,
-                  "MEM_SIZE needs " + std::to_string(need) +
-                      " more bytes of dense guest memory, past its limit of " +
-                      std::to_string(memory_->resident_limit()));
+                  Cat({"MEM_SIZE needs ", std::to_string(need),
+                       " more bytes of dense guest memory, past its limit of ",
+                       std::to_string(memory_->resident_limit())}));
     }
   }
   const bool first = stream_blocks_.empty();
@@ -264,9 +292,9 @@ bool Loader::ResolveNamed(const Record& r, uint32_t* block, uint64_t* offset) {
       }
       base += len;
     }
-    return Fail(Code::kOffsetOutOfRange, r,
-                std::string(what) + " ram_addr " + Hex(r.address) + " is past the " + Hex(base) +
-                    " bytes of RAM");
+    return Fail(
+        Code::kOffsetOutOfRange, r,
+        Cat({what, " ram_addr ", Hex(r.address), " is past the ", Hex(base), " bytes of RAM"}));
   }
   if (r.has_continue()) {
     return Fail(
@@ -294,7 +322,7 @@ bool Loader::WritePayload(const Record& r, uint32_t block, uint64_t offset) {
     Error e = xbzrle::Validate(r.data, kPageSize);
     if (!e.ok()) {
       return Fail(Code::kBadXbzrle, r,
-                  "xbzrle delta (" + std::to_string(r.data.size()) + " bytes): " + e.message);
+                  Cat({"xbzrle delta (", std::to_string(r.data.size()), " bytes): ", e.message}));
     }
   } else if (r.kind == RecordKind::kCompressedPage) {
     uLongf out_len = kPageSize;
@@ -316,9 +344,9 @@ bool Loader::WritePayload(const Record& r, uint32_t block, uint64_t offset) {
   std::byte* page = memory_->PageForWrite(block, offset);
   if (page == nullptr) {
     return Fail(Code::kLimitExceeded, r,
-                "writing page " + Hex(offset) + " of block " + Quoted(memory_->idstr(block)) +
-                    " would pass the guest memory's resident limit (" +
-                    std::to_string(memory_->resident_bytes()) + " bytes held)");
+                Cat({"writing page ", Hex(offset), " of block ", Quoted(memory_->idstr(block)),
+                     " would pass the guest memory's resident limit (",
+                     std::to_string(memory_->resident_bytes()), " bytes held)"}));
   }
   switch (r.kind) {
     case RecordKind::kZero:
