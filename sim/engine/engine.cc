@@ -351,15 +351,17 @@ SendResult Engine::PostcopySend(const SendLimits& limits) {
   while (true) {
     ServeFaults(&total);
     const double used = static_cast<double>(total.bytes);
-    if (ram_->dirty_pages() == 0 || used > limits.max_bytes || used > limits.checkpoint_bytes ||
-        total.pages >= limits.max_pages) {
+    const double used_time = used + static_cast<double>(total.pages) * limits.checkpoint_page_bytes;
+    if (ram_->dirty_pages() == 0 || used > limits.max_bytes ||
+        used_time > limits.checkpoint_bytes || total.pages >= limits.max_pages) {
       break;
     }
     // Background pages for one slice of link time, then the faults of that slice.
     SendLimits slice;
     slice.max_bytes =
         std::min(limits.max_bytes - used, link_.Capacity(now_, kPostcopyFaultSlice, rate_cap_));
-    slice.checkpoint_bytes = limits.checkpoint_bytes - used;
+    slice.checkpoint_bytes = limits.checkpoint_bytes - used_time;
+    slice.checkpoint_page_bytes = limits.checkpoint_page_bytes;
     slice.max_pages = limits.max_pages - total.pages;
     const SendResult r = sender_.Send(slice);
     if (r.pages == 0) break;

@@ -70,6 +70,8 @@ class Engine {
   double now() const { return now_; }
   const Link& link() const { return link_; }
   double LinkRate() const { return link_.RateAt(now_); }
+  // The sender's own time per page record (EngineOptions::page_cost_s).
+  double page_cost_s() const { return options_.page_cost_s; }
   const RamState& ram() const { return *ram_; }
   uint64_t dirty_pages() const { return ram_->dirty_pages(); }
   uint64_t dirty_bytes() const;

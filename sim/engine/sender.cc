@@ -70,7 +70,9 @@ bool PageSender::SendWord(size_t w, size_t b, uint64_t mask, const SendLimits& l
     const uint64_t name = named ? idstr_bytes_[b] : 0;
     const uint64_t cost = nz * kZeroRecordBytes + nn * kPageRecordBytes + name;
     const double after = static_cast<double>(r->bytes + cost);
-    if (after <= limits.max_bytes && after <= limits.checkpoint_bytes &&
+    const double pages_after = static_cast<double>(r->pages + nz + nn);
+    if (after <= limits.max_bytes &&
+        after + pages_after * limits.checkpoint_page_bytes <= limits.checkpoint_bytes &&
         r->pages + nz + nn <= limits.max_pages) {
       counters_->zero_pages += nz;
       counters_->normal_pages += nn;
@@ -159,7 +161,9 @@ bool PageSender::SendWord(size_t w, size_t b, uint64_t mask, const SendLimits& l
     } else if (observer_ != nullptr) {
       observer_->OnPage(b, bit - block_first_bit, is_zero, page_named);
     }
-    if (r->pages % 64 == 1 && static_cast<double>(r->bytes) > limits.checkpoint_bytes) {
+    if (r->pages % 64 == 1 && static_cast<double>(r->bytes) +
+                                      static_cast<double>(r->pages) * limits.checkpoint_page_bytes >
+                                  limits.checkpoint_bytes) {
       return false;
     }
   }

@@ -42,8 +42,11 @@ struct SendLimits {
   // (QEMU checks qemu_file_rate_limit before each page, so the last page may overshoot).
   double max_bytes = kNoLimit;
   // Time budget as bytes (QEMU 7.2's 50 ms MAX_WAIT): after the 1st, 65th, 129th ... page,
-  // stop once the bytes sent exceed this.
+  // stop once the bytes sent, plus checkpoint_page_bytes per page, exceed this.
   double checkpoint_bytes = kNoLimit;
+  // The sender's own time per page (Engine's page cost) in link bytes. QEMU's check is on
+  // wall time, so a CPU-bound sender ends its 50 ms on fewer bytes than the link could carry.
+  double checkpoint_page_bytes = 0;
   uint64_t max_pages = std::numeric_limits<uint64_t>::max();
 };
 

@@ -92,6 +92,17 @@ TEST(PageSender, TimeCheckpointEvery64Pages) {
   EXPECT_EQ(g.sender.Send(l).pages, 65u);
 }
 
+TEST(PageSender, TimeCheckpointCountsThePagesCost) {
+  SendLimits l;
+  l.checkpoint_bytes = 100 * 4104;  // 65 pages of data pass it at no cost, not 129
+  Fixture f;
+  EXPECT_EQ(f.sender.Send(l).pages, 129u);
+  // Each page's CPU time is worth another page on the link: 65 pages take 130 pages' time.
+  l.checkpoint_page_bytes = 4104;
+  Fixture g;
+  EXPECT_EQ(g.sender.Send(l).pages, 65u);
+}
+
 class Recorder : public SendObserver {
  public:
   void OnSetup(const RamState&) override {}
@@ -134,6 +145,7 @@ TEST(PageSender, WordLevelAccountingEqualsPageByPage) {
     SendLimits l;
     l.max_bytes = static_cast<double>(rng.Next() % 2'000'000);
     l.checkpoint_bytes = static_cast<double>(rng.Next() % 3'000'000);
+    l.checkpoint_page_bytes = static_cast<double>(rng.Next() % 5000);
     SendResult a = sf.Send(l);
     SendResult b = ss.Send(l);
     ASSERT_EQ(a.pages, b.pages) << "round " << round;

@@ -172,6 +172,7 @@ void Qemu72Policy::Run(Engine& e, const MigrationSpec& m) const {
       SendLimits limits;
       limits.max_bytes = budget - used();
       limits.checkpoint_bytes = e.link().Capacity(e.now(), kMaxWait);
+      limits.checkpoint_page_bytes = e.page_cost_s() * e.LinkRate();
       period.target_pages += e.SendPages(limits).pages;
       e.EndSection(/*counted_eos=*/true);
     }
