@@ -116,6 +116,9 @@ void AddScenarioOverrideFlags(CLI::App* cmd, sim::ScenarioOverrides* overrides) 
       "(1 at setup)");
   text("--max-postcopy-bandwidth", &o.max_postcopy_bandwidth,
        "Rate limit after the postcopy switch (QEMU max-postcopy-bandwidth; default unlimited)");
+  cmd->add_option_function<uint32_t>(
+      "--multifd-channels", [&o](uint32_t v) { o.multifd_channels = v; },
+      "Enable multifd with N channels (qemu-7.2; QEMU's default is 2)");
   text("--timeout", &o.timeout, "Give up after this much simulated pre-copy time (default 1h)");
   cmd->add_option_function<uint64_t>(
       "--seed", [&o](uint64_t v) { o.seed = v; }, "Random seed (runs are deterministic)");

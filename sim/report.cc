@@ -26,6 +26,14 @@ ordered_json XbzrleJson(const XbzrleStats& x) {
                       {"overflow", x.overflow}};
 }
 
+ordered_json MultifdJson(const MultifdStats& m) {
+  return ordered_json{{"channels", m.channels},
+                      {"bytes", m.bytes},
+                      {"pages", m.pages},
+                      {"packets", m.packets},
+                      {"sync_packets", m.sync_packets}};
+}
+
 ordered_json PostcopyJson(const PostcopyStats& p) {
   return ordered_json{{"requested", p.requested},
                       {"requested_s", p.requested_s},
@@ -88,6 +96,11 @@ nlohmann::ordered_json ResultToJson(const SimResult& r, bool with_series, bool f
     j["xbzrle"] = XbzrleJson(r.xbzrle);
   } else if (fixed_shape) {
     j["xbzrle"] = Nulled(XbzrleJson(r.xbzrle));
+  }
+  if (r.multifd.enabled) {
+    j["multifd"] = MultifdJson(r.multifd);
+  } else if (fixed_shape) {
+    j["multifd"] = Nulled(MultifdJson(r.multifd));
   }
   if (r.postcopy.enabled) {
     j["postcopy"] = PostcopyJson(r.postcopy);
@@ -180,6 +193,13 @@ std::string FormatTable(const SimResult& r) {
                       ", " + std::to_string(x.cache_miss) + " misses, " +
                       std::to_string(x.overflow) + " overflows (" + rates + "; cache " +
                       FormatBytes(static_cast<double>(x.cache_size)) + ")");
+  }
+  if (r.multifd.enabled) {
+    const MultifdStats& mf = r.multifd;
+    row("multifd", std::to_string(mf.channels) + " channels, " + std::to_string(mf.pages) +
+                       " pages in " + std::to_string(mf.packets) + " packets + " +
+                       std::to_string(mf.sync_packets) + " sync packets, " +
+                       FormatBytes(static_cast<double>(mf.bytes)));
   }
   row("CONTINUE saved", FormatBytes(static_cast<double>(r.bytes.continue_saved_bytes)));
   return out;

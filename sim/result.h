@@ -62,6 +62,16 @@ struct XbzrleStats {
   double encoding_rate = 0;
 };
 
+// QEMU 7.2's multifd (query-migrate ram.multifd-bytes), only with the capability.
+struct MultifdStats {
+  bool enabled = false;
+  uint32_t channels = 0;
+  uint64_t bytes = 0;         // ram.multifd-bytes: packet headers and pages, sync packets
+  uint64_t pages = 0;         // pages sent in packets (part of pages_normal)
+  uint64_t packets = 0;       // packets with pages
+  uint64_t sync_packets = 0;  // one per channel per multifd_send_sync_main
+};
+
 // The postcopy switch (QEMU 7.2 postcopy_start) and what followed.
 struct PostcopyStats {
   bool enabled = false;        // the postcopy-ram capability
@@ -119,6 +129,7 @@ struct SimResult {
   int final_throttle_pct = 0;
 
   XbzrleStats xbzrle;
+  MultifdStats multifd;
   PostcopyStats postcopy;
 
   std::vector<SyncSample> syncs;

@@ -413,6 +413,7 @@ bool ConvertMigration(Converter& c, const pb::Migration& m, MigrationSpec* out) 
   if (!c.Size(m.xbzrle().cache_size(), "migration.xbzrle.cache_size", &out->xbzrle.cache_bytes)) {
     return false;
   }
+  out->multifd.channels = m.multifd().channels();
   const pb::Postcopy& p = m.postcopy();
   PostcopySpec& pc = out->postcopy;
   pc.enabled = p.enabled();
@@ -502,6 +503,11 @@ std::optional<Error> ApplyOverrides(const ScenarioOverrides& o, ScenarioDocument
     s.mutable_migration()->mutable_postcopy()->set_after(*o.postcopy_after);
     doc->MarkOverride("migration.postcopy.after", "--postcopy-after");
     doc->MarkOverride("migration.postcopy", "--postcopy-after");
+  }
+  if (o.multifd_channels) {
+    s.mutable_migration()->mutable_multifd()->set_channels(*o.multifd_channels);
+    doc->MarkOverride("migration.multifd.channels", "--multifd-channels");
+    doc->MarkOverride("migration.multifd", "--multifd-channels");
   }
   if (o.postcopy_after_syncs) {
     s.mutable_migration()->mutable_postcopy()->set_enabled(true);

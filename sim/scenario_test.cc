@@ -174,6 +174,19 @@ TEST(Scenario, JsonErrorsHaveLines) {
   EXPECT_EQ(unit.error().field, "link.bandwidth");
 }
 
+TEST(Scenario, MultifdFieldAndItsErrors) {
+  Result<SimSpec> s = FromText("guest { ram: \"1GiB\" }\nmigration { multifd { channels: 4 } }\n");
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  EXPECT_EQ(s->migration.multifd.channels, 4u);
+  Result<SimSpec> policy = FromText(
+      "guest { ram: \"1GiB\" }\nmigration {\n  policy: \"qemu-2010\"\n"
+      "  multifd { channels: 2 }\n}\n");
+  ASSERT_FALSE(policy.ok());
+  EXPECT_EQ(policy.error().field, "migration.multifd");
+  EXPECT_EQ(policy.error().line, 4);
+  EXPECT_THAT(policy.error().message, HasSubstr("qemu-7.2 only"));
+}
+
 TEST(Scenario, DefaultScenarioIsValid) {
   ScenarioDocument doc = ScenarioDocument::Default();
   Result<SimSpec> s = ToSpec(doc);

@@ -231,6 +231,24 @@ std::optional<Error> ValidateSpec(const SimSpec& spec) {
     return MakeError("migration.postcopy",
                      "after / after_syncs need `enabled: true` (the postcopy-ram capability)");
   }
+  if (m.multifd.channels > 0) {
+    // QEMU 10's multifd differs (MULTIFD_FLUSH records, zero pages in packets): not modelled.
+    if (m.policy != "qemu-7.2") {
+      return MakeError("migration.multifd",
+                       "multifd is modelled for policy qemu-7.2 only, not \"" + m.policy + "\"");
+    }
+    if (m.multifd.channels > 255) {
+      return MakeError("migration.multifd.channels", "must be in [1, 255] (multifd-channels)");
+    }
+    // In 7.2 a multifd page never reaches XBZRLE (ram_save_target_page), and postcopy sends
+    // pages on the main channel: neither combination is modelled.
+    if (m.xbzrle.enabled) {
+      return MakeError("migration.multifd", "cannot be combined with xbzrle in this model");
+    }
+    if (pc.enabled) {
+      return MakeError("migration.multifd", "cannot be combined with postcopy in this model");
+    }
+  }
   if (!(m.page_cost_s >= 0) || !std::isfinite(m.page_cost_s)) {
     return MakeError("migration.page_cost", "must be a finite duration >= 0");
   }
@@ -256,6 +274,7 @@ Result<SimResult> Simulate(const SimSpec& spec, SendObserver* observer) {
     options.xbzrle_encoded_bytes = spec.migration.xbzrle.encoded_bytes;
   }
   options.postcopy_ram = spec.migration.postcopy.enabled;
+  options.multifd_channels = spec.migration.multifd.channels;
   options.record_series = spec.run.series;
   Engine engine(options, std::move(ram), std::move(guest),
                 Link(spec.link.steps, spec.link.latency_s, spec.link.buffer_bytes), observer);

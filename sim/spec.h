@@ -85,6 +85,11 @@ struct XbzrleSpec {
   uint64_t encoded_bytes = 3;
 };
 
+// QEMU 7.2's multifd capability without compression (PageSender::EnableMultifd).
+struct MultifdSpec {
+  uint32_t channels = 0;  // multifd-channels; 0: the capability is off (QEMU's default is 2)
+};
+
 // QEMU's postcopy-ram capability and the operator's migrate-start-postcopy (qemu-7.2).
 struct PostcopySpec {
   bool enabled = false;  // the capability, on both sides
@@ -104,6 +109,7 @@ struct MigrationSpec {
   AutoConvergeSpec auto_converge;
   XbzrleSpec xbzrle;
   PostcopySpec postcopy;
+  MultifdSpec multifd;
   double setup_time_s = 0;          // fixed setup cost before the first page
   double resume_time_s = 0;         // destination restart, added to the downtime
   uint64_t device_state_bytes = 0;  // device sections and vmdesc sent during the downtime

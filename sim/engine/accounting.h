@@ -21,6 +21,13 @@ constexpr uint64_t IdstrBytes(uint64_t idstr_len) {
 inline constexpr uint64_t kEosBytes = protocol::kHeaderSize;
 static_assert(kZeroRecordBytes == 9 && kPageRecordBytes == 4104);
 
+// multifd (QEMU 7.2 migration/multifd.c, no compression): a packet carries up to
+// MULTIFD_PACKET_SIZE (512 KiB) / 4096 pages of one block, after a fixed header (packet_len):
+// the packed 320-byte MultiFDPacket_t and one be64 offset per possible page, also in a sync
+// packet without pages.
+inline constexpr uint64_t kMultifdPacketPages = 128;
+inline constexpr uint64_t kMultifdHeaderBytes = 320 + 8 * kMultifdPacketPages;
+
 struct StreamCounters {
   uint64_t normal_pages = 0;  // PAGE records (ram.normal)
   uint64_t zero_pages = 0;    // ZERO records (ram.duplicate)
@@ -45,11 +52,20 @@ struct StreamCounters {
   uint64_t xbzrle_unchanged = 0;
   // QEMU's xbzrle-cache bytes: delta records less their 8-byte header, plus 4096 per overflow.
   uint64_t xbzrle_counted_bytes = 0;
+  // multifd: pages sent in packets (also in normal_pages, as QEMU's `normal` counts them),
+  // packets with pages, sync packets (one per channel per multifd_send_sync_main), and their
+  // bytes: headers plus pages (QEMU's multifd-bytes). Not in the main stream, so not in
+  // page_record_bytes().
+  uint64_t multifd_pages = 0;
+  uint64_t multifd_packets = 0;
+  uint64_t multifd_sync_packets = 0;
+  uint64_t multifd_bytes = 0;
 
   uint64_t page_record_bytes() const { return normal_bytes + zero_bytes + xbzrle_bytes; }
   uint64_t eos_bytes() const { return eos_records * kEosBytes; }
   uint64_t total() const {
-    return page_record_bytes() + eos_bytes() + mem_size_bytes + framing_bytes + device_state_bytes;
+    return page_record_bytes() + eos_bytes() + mem_size_bytes + framing_bytes + device_state_bytes +
+           multifd_bytes;
   }
 };
 

@@ -45,14 +45,26 @@ Engine::Engine(EngineOptions options, std::unique_ptr<RamState> ram,
     result_.xbzrle.cache_size = options_.xbzrle_cache_bytes;
   }
   result_.postcopy.enabled = options_.postcopy_ram;
+  if (options_.multifd_channels > 0) {
+    sender_.EnableMultifd(options_.multifd_channels);
+    result_.multifd.enabled = true;
+    result_.multifd.channels = options_.multifd_channels;
+  }
 }
 
 uint64_t Engine::dirty_bytes() const { return ram_->dirty_pages() * kPage; }
 
+uint64_t Engine::ram_state_bytes() const {
+  // QEMU 7.2 adds multifd bytes to ram.transferred but not to the precopy / downtime /
+  // postcopy split (ram_transferred_add).
+  return ram_transferred() - counters_.multifd_bytes;
+}
+
 uint64_t Engine::ram_transferred() const {
   switch (accounting_) {
     case RamAccounting::kQemu72:
-      return counters_.page_record_bytes() + counters_.counted_eos * kEosBytes;
+      return counters_.page_record_bytes() + counters_.counted_eos * kEosBytes +
+             counters_.multifd_bytes;
     case RamAccounting::kPayloadOnly:
       return counters_.normal_pages * kPage + counters_.zero_pages;
     case RamAccounting::kEveryByte:
@@ -95,7 +107,12 @@ void Engine::Transmit(uint64_t bytes, uint64_t pages) {
     return;
   }
   double dt = link_.TransferTime(now_, static_cast<double>(bytes), rate_cap_);
-  if (cost > 0) dt = std::max(dt, link_.TransferTime(now_, static_cast<double>(bytes)) + cost);
+  if (cost > 0) {
+    const double link = link_.TransferTime(now_, static_cast<double>(bytes));
+    // One thread scans and writes; with multifd the channel threads write the packets while
+    // the migration thread scans on.
+    dt = std::max(dt, options_.multifd_channels > 0 ? std::max(link, cost) : link + cost);
+  }
   now_ += dt;
 }
 
@@ -161,6 +178,8 @@ void Engine::BeginIteration() {
 }
 
 void Engine::EndSection(bool counted_eos) {
+  // ram_save_setup and ram_save_iterate: multifd_send_sync_main, then EOS.
+  if (sender_.multifd()) Transmit(sender_.MultifdSync());
   WriteEos(counted_eos);
   WriteFraming(layout_.footer);
 }
@@ -230,7 +249,7 @@ void Engine::StopGuest() {
   guest_running_ = false;
   stop_time_ = now_;
   stop_wire_bytes_ = wire_bytes();
-  stop_ram_bytes_ = ram_transferred();
+  stop_ram_bytes_ = ram_state_bytes();
 }
 
 void Engine::StopAndCopy(bool final_sync) {
@@ -241,6 +260,7 @@ void Engine::StopAndCopy(bool final_sync) {
   rate_cap_ = 0;  // completion is not rate limited
   WriteFraming(layout_.end_section);
   SendPages(SendLimits{});
+  if (sender_.multifd()) Transmit(sender_.MultifdSync());  // ram_save_complete
   WriteEos(false);
   WriteFraming(layout_.footer);
   counters_.device_state_bytes += options_.device_state_bytes;
@@ -253,7 +273,7 @@ void Engine::StopAndCopy(bool final_sync) {
   result_.precopy_time_s = stop_time_ - setup_end_;
   result_.downtime_bytes = wire_bytes() - stop_wire_bytes_;
   result_.ram_precopy_bytes = stop_ram_bytes_;
-  result_.ram_downtime_bytes = ram_transferred() - stop_ram_bytes_;
+  result_.ram_downtime_bytes = ram_state_bytes() - stop_ram_bytes_;
   finished_ = true;
 }
 
@@ -299,7 +319,7 @@ void Engine::StartPostcopy() {
   result_.downtime_bytes = wire_bytes() - stop_wire_bytes_;
   pc.resume_s = now_ + link_.latency() + options_.resume_time_s;
   WriteFraming(kPingBytes);
-  postcopy_ram_start_ = ram_transferred();
+  postcopy_ram_start_ = ram_state_bytes();
   // The guest resumes on the destination: its writes no longer change the source's pages.
   postcopy_ = true;
   ram_->FreezeContents();
@@ -396,7 +416,7 @@ void Engine::CompletePostcopy() {
   result_.precopy_time_s = stop_time_ - setup_end_;
   result_.ram_precopy_bytes = stop_ram_bytes_;
   result_.ram_downtime_bytes = postcopy_ram_start_ - stop_ram_bytes_;
-  result_.ram_postcopy_bytes = ram_transferred() - postcopy_ram_start_;
+  result_.ram_postcopy_bytes = ram_state_bytes() - postcopy_ram_start_;
   finished_ = true;
 }
 
@@ -412,13 +432,13 @@ void Engine::Abort(Outcome why) {
     result_.precopy_time_s = stop_time_ - setup_end_;
     result_.ram_precopy_bytes = stop_ram_bytes_;
     result_.ram_downtime_bytes = postcopy_ram_start_ - stop_ram_bytes_;
-    result_.ram_postcopy_bytes = ram_transferred() - postcopy_ram_start_;
+    result_.ram_postcopy_bytes = ram_state_bytes() - postcopy_ram_start_;
     return;
   }
   AdvanceGuest();
   result_.remaining_bytes = ram_->DirtyPagesAfterSync() * kPage;
   result_.precopy_time_s = now_ - setup_end_;
-  result_.ram_precopy_bytes = ram_transferred();
+  result_.ram_precopy_bytes = ram_state_bytes();
 }
 
 SimResult Engine::TakeResult() {
@@ -435,6 +455,13 @@ SimResult Engine::TakeResult() {
     x.pages = counters_.xbzrle_pages + counters_.xbzrle_unchanged + counters_.xbzrle_overflow;
     x.cache_miss = counters_.xbzrle_cache_miss;
     x.overflow = counters_.xbzrle_overflow;
+  }
+  MultifdStats& mf = result_.multifd;
+  if (mf.enabled) {
+    mf.bytes = counters_.multifd_bytes;
+    mf.pages = counters_.multifd_pages;
+    mf.packets = counters_.multifd_packets;
+    mf.sync_packets = counters_.multifd_sync_packets;
   }
   return std::move(result_);
 }

@@ -45,6 +45,8 @@ struct EngineOptions {
   uint64_t xbzrle_encoded_bytes = 3;
   // The postcopy-ram capability: OPEN_RETURN_PATH and POSTCOPY_ADVISE at setup.
   bool postcopy_ram = false;
+  // QEMU 7.2's multifd capability: this many channels (0: off). PageSender::EnableMultifd.
+  uint32_t multifd_channels = 0;
   bool record_series = true;
 };
 
@@ -72,6 +74,7 @@ class Engine {
   double LinkRate() const { return link_.RateAt(now_); }
   // The sender's own time per page record (EngineOptions::page_cost_s).
   double page_cost_s() const { return options_.page_cost_s; }
+  bool multifd() const { return options_.multifd_channels > 0; }
   const RamState& ram() const { return *ram_; }
   uint64_t dirty_pages() const { return ram_->dirty_pages(); }
   uint64_t dirty_bytes() const;
@@ -79,6 +82,8 @@ class Engine {
   uint64_t wire_bytes() const { return counters_.total(); }
   // The RAM counter of the accounting chosen at Setup (7.2: ram.transferred).
   uint64_t ram_transferred() const;
+  // ram_transferred() less the multifd bytes: what QEMU splits by run state.
+  uint64_t ram_state_bytes() const;
   uint64_t dirty_sync_count() const { return sync_count_; }
   const StreamCounters& counters() const { return counters_; }
   // Why the run must give up now, if it must (checked by policies between steps).

@@ -63,7 +63,7 @@ bool PageSender::SendWord(size_t w, size_t b, uint64_t mask, const SendLimits& l
                           SendResult* r) {
   const uint64_t zero = ram_->ZeroMask(w);
   const bool named = last_block_ != static_cast<int64_t>(b);
-  if (observer_ == nullptr && !xbzrle_active()) {
+  if (observer_ == nullptr && !xbzrle_active() && !multifd()) {
     // Whole word at once if no limit can trigger inside it.
     const uint64_t nz = static_cast<uint64_t>(PopCount(mask & zero));
     const uint64_t nn = static_cast<uint64_t>(PopCount(mask & ~zero));
@@ -106,6 +106,23 @@ bool PageSender::SendWord(size_t w, size_t b, uint64_t mask, const SendLimits& l
         (static_cast<uint64_t>(w) << 6) + static_cast<uint64_t>(std::countr_zero(mask));
     mask &= mask - 1;
     const bool is_zero = (zero & bit_mask) != 0;
+    if (multifd() && !is_zero && !postcopy_) {
+      // ram_save_multifd_page: a block change sends the queued packet first.
+      if (multifd_queued_ > 0 && multifd_block_ != static_cast<int64_t>(b)) {
+        r->bytes += SendMultifdPacket();
+      }
+      multifd_block_ = static_cast<int64_t>(b);
+      ++multifd_queued_;
+      ++counters_->multifd_pages;
+      ++counters_->normal_pages;
+      ++r->normal_pages;
+      ++r->pages;
+      if (multifd_queued_ == kMultifdPacketPages) r->bytes += SendMultifdPacket();
+      ram_->TakeDirty(w, bit_mask);
+      pos_ = bit + 1;
+      if (CheckpointReached(limits, *r)) return false;
+      continue;
+    }
     const bool page_named = last_block_ != static_cast<int64_t>(b);
     uint64_t bytes =
         (is_zero ? kZeroRecordBytes : kPageRecordBytes) + (page_named ? idstr_bytes_[b] : 0);
@@ -161,13 +178,32 @@ bool PageSender::SendWord(size_t w, size_t b, uint64_t mask, const SendLimits& l
     } else if (observer_ != nullptr) {
       observer_->OnPage(b, bit - block_first_bit, is_zero, page_named);
     }
-    if (r->pages % 64 == 1 && static_cast<double>(r->bytes) +
-                                      static_cast<double>(r->pages) * limits.checkpoint_page_bytes >
-                                  limits.checkpoint_bytes) {
-      return false;
-    }
+    if (CheckpointReached(limits, *r)) return false;
   }
   return true;
+}
+
+bool PageSender::CheckpointReached(const SendLimits& limits, const SendResult& r) {
+  return r.pages % 64 == 1 && static_cast<double>(r.bytes) +
+                                      static_cast<double>(r.pages) * limits.checkpoint_page_bytes >
+                                  limits.checkpoint_bytes;
+}
+
+uint64_t PageSender::SendMultifdPacket() {
+  const uint64_t bytes = kMultifdHeaderBytes + multifd_queued_ * protocol::kPageSize;
+  ++counters_->multifd_packets;
+  counters_->multifd_bytes += bytes;
+  multifd_queued_ = 0;
+  multifd_block_ = -1;
+  return bytes;
+}
+
+uint64_t PageSender::MultifdSync() {
+  const uint64_t bytes = multifd_queued_ > 0 ? SendMultifdPacket() : 0;
+  const uint64_t sync = multifd_channels_ * kMultifdHeaderBytes;
+  counters_->multifd_sync_packets += multifd_channels_;
+  counters_->multifd_bytes += sync;
+  return bytes + sync;
 }
 
 SendResult PageSender::Send(const SendLimits& limits) {

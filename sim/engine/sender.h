@@ -74,6 +74,16 @@ class PageSender {
   // simulator: every rewrite changes the same amount), none at all if 0 (unchanged), or PAGE
   // if it exceeds a page (overflow).
   void EnableXbzrle(uint64_t cache_bytes, uint64_t encoded_bytes);
+  // QEMU 7.2's multifd with `channels` channels (no compression): a page that is not zero is
+  // queued for a packet (multifd_queue_page), which is sent, header and pages, once it holds
+  // kMultifdPacketPages pages or a page of another block comes; zero pages stay ZERO records in
+  // the main stream, and only those set last_sent_block. A packet's bytes count when it is
+  // sent, as QEMU accounts them. The observer sees the main stream only.
+  void EnableMultifd(uint32_t channels) { multifd_channels_ = channels; }
+  bool multifd() const { return multifd_channels_ > 0; }
+  // multifd_send_sync_main: the queued packet, if any, then a sync packet per channel.
+  // Returns the bytes sent.
+  uint64_t MultifdSync();
   // The cache's clock: the dirty-sync count.
   void SetGeneration(uint64_t generation) { generation_ = generation; }
   // Completion (QEMU's last_stage): misses no longer insert.
@@ -94,6 +104,9 @@ class PageSender {
   // limit stopped it; the pages before the stop are sent.
   bool SendWord(size_t w, size_t b, uint64_t mask, const SendLimits& limits, SendResult* r);
   bool xbzrle_active() const { return !cache_page_.empty() && first_pass_done_ && !postcopy_; }
+  uint64_t SendMultifdPacket();  // the queued pages; returns the bytes
+  // ram_save_iterate's time check after the 1st, 65th, 129th ... page.
+  static bool CheckpointReached(const SendLimits& limits, const SendResult& r);
   bool CacheHit(uint64_t bit);
   void CacheInsert(uint64_t bit);
 
@@ -112,6 +125,9 @@ class PageSender {
   bool last_stage_ = false;
   bool postcopy_ = false;
   uint64_t generation_ = 0;
+  uint32_t multifd_channels_ = 0;
+  int64_t multifd_block_ = -1;  // block of the queued pages
+  uint64_t multifd_queued_ = 0;
 };
 
 }  // namespace ramstream::sim

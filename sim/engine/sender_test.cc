@@ -103,6 +103,48 @@ TEST(PageSender, TimeCheckpointCountsThePagesCost) {
   EXPECT_EQ(g.sender.Send(l).pages, 65u);
 }
 
+TEST(PageSender, MultifdPacketsAndTheMainStream) {
+  constexpr uint64_t kHeader = 1344;  // MultiFDPacket_t (320) + 128 be64 offsets
+  static_assert(kMultifdHeaderBytes == kHeader);
+  Fixture f({{"pc.ram", 300, 1.0}, {"vga.vram", 64, 0.0}, {"pc.rom", 10, 1.0}});
+  f.sender.EnableMultifd(2);
+  const SendResult r = f.sender.Send(SendLimits{});
+  // pc.ram: full packets after pages 128 and 256, 44 pages queued until pc.rom's first page
+  // (a block change) sends them; vga.vram's zero pages go in the main stream, named once;
+  // pc.rom's 10 pages stay queued.
+  const uint64_t full = kHeader + 128 * 4096;
+  EXPECT_EQ(r.bytes, 2 * full + (kHeader + 44 * 4096) + 64 * 9 + kVga);
+  EXPECT_EQ(r.pages, 374u);
+  EXPECT_EQ(f.counters.normal_pages, 310u);
+  EXPECT_EQ(f.counters.multifd_pages, 310u);
+  EXPECT_EQ(f.counters.multifd_packets, 3u);
+  EXPECT_EQ(f.counters.normal_bytes, 0u);  // no PAGE record in the main stream
+  EXPECT_EQ(f.counters.zero_bytes, 64 * 9 + kVga);
+  // The sync sends the queued packet and one sync packet per channel.
+  EXPECT_EQ(f.sender.MultifdSync(), kHeader + 10 * 4096 + 2 * kHeader);
+  EXPECT_EQ(f.counters.multifd_packets, 4u);
+  EXPECT_EQ(f.counters.multifd_sync_packets, 2u);
+  EXPECT_EQ(f.counters.multifd_bytes,
+            2 * full + kHeader + 44 * 4096 + kHeader + 10 * 4096 + 2 * kHeader);
+  EXPECT_EQ(f.counters.total(), f.counters.page_record_bytes() + f.counters.multifd_bytes);
+  // An empty sync still sends a sync packet per channel.
+  EXPECT_EQ(f.sender.MultifdSync(), 2 * kHeader);
+}
+
+TEST(PageSender, MultifdPagesLeaveLastSentBlockAlone) {
+  Fixture f({{"pc.ram", 64, 0.0}, {"pc.rom", 64, 1.0}});
+  f.sender.EnableMultifd(1);
+  // pc.ram's zero pages in the main stream (named once), pc.rom's pages queued.
+  EXPECT_EQ(f.sender.Send(SendLimits{}).bytes, 64 * 9 + kPc);
+  EXPECT_EQ(f.sender.MultifdSync(), 1344 + 64 * 4096 + 1344);
+  // The next main-stream record is in pc.ram again: CONTINUE, although pc.rom's packet was
+  // sent after pc.ram's last record.
+  f.ram.MarkAllDirty();
+  SendLimits one;
+  one.max_pages = 1;
+  EXPECT_EQ(f.sender.Send(one).bytes, 9u);
+}
+
 class Recorder : public SendObserver {
  public:
   void OnSetup(const RamState&) override {}
