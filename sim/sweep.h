@@ -38,7 +38,7 @@ enum class AxisParam {
   kRam,            // --ram
   kPolicy,         // --policy
   kAutoConverge,   // on | off
-  kXbzrleCache,    // accepted by the schema, rejected: the engine has no XBZRLE model yet
+  kXbzrleCache,    // --xbzrle-cache, or "off"
 };
 
 enum class AxisKind { kRate, kSize, kDuration, kName, kSwitch };
