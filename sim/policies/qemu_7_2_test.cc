@@ -28,10 +28,8 @@ SimSpec Spec(uint64_t ram_bytes, double link, WriterKind kind, double write_byte
   return s;
 }
 
-TEST(Qemu72Policy, ReproducesThePausedGuestRun) {
-  // The real QEMU 7.2.22 run of spec section 3.9: a paused -M pc -m 32M guest with six blocks,
-  // 8,273 ZERO and 49 PAGE records in one PART: ram.transferred = 275,645 bytes and
-  // dirty-sync-count 2.
+// The paused -M pc -m 32M guest of spec section 3.9: six blocks, 49 non-zero pages.
+SimSpec PausedGuestSpec() {
   SimSpec s = Spec(0, 10e9 / 8, WriterKind::kUniform, 0);
   const auto block = [](const char* name, uint64_t pages, uint64_t nonzero) {
     return RamBlockSpec{name, pages, static_cast<double>(nonzero) / static_cast<double>(pages)};
@@ -43,6 +41,14 @@ TEST(Qemu72Policy, ReproducesThePausedGuestRun) {
                     block("/rom@etc/table-loader", 1, 1),
                     block("/rom@etc/acpi/rsdp", 1, 1)};
   s.guest.zero_layout = ZeroLayout::kFront;
+  return s;
+}
+
+TEST(Qemu72Policy, ReproducesThePausedGuestRun) {
+  // The real QEMU 7.2.22 run of spec section 3.9: a paused -M pc -m 32M guest with six blocks,
+  // 8,273 ZERO and 49 PAGE records in one PART: ram.transferred = 275,645 bytes and
+  // dirty-sync-count 2.
+  SimSpec s = PausedGuestSpec();
   Result<SimResult> r = Simulate(s);
   ASSERT_TRUE(r.ok()) << r.error().ToString();
   EXPECT_TRUE(r->converged());
@@ -57,20 +63,10 @@ TEST(Qemu72Policy, ReproducesThePausedGuestRun) {
 }
 
 TEST(Qemu72Policy, MultifdSendsPagesInPacketsAndZeroPagesInTheMainStream) {
-  // The paused guest of ReproducesThePausedGuestRun with multifd on 2 channels: its 49 non-zero
+  // The paused guest with multifd on 2 channels: its 49 non-zero
   // pages lie in six blocks, so six packets (each block change sends the queued one); the
   // setup, the one iteration and the completion each end with a sync packet per channel.
-  SimSpec s = Spec(0, 10e9 / 8, WriterKind::kUniform, 0);
-  const auto block = [](const char* name, uint64_t pages, uint64_t nonzero) {
-    return RamBlockSpec{name, pages, static_cast<double>(nonzero) / static_cast<double>(pages)};
-  };
-  s.guest.blocks = {block("pc.ram", 8192, 10),
-                    block("/rom@etc/acpi/tables", 32, 5),
-                    block("pc.bios", 64, 30),
-                    block("pc.rom", 32, 2),
-                    block("/rom@etc/table-loader", 1, 1),
-                    block("/rom@etc/acpi/rsdp", 1, 1)};
-  s.guest.zero_layout = ZeroLayout::kFront;
+  SimSpec s = PausedGuestSpec();
   s.migration.multifd.channels = 2;
   Result<SimResult> r = Simulate(s);
   ASSERT_TRUE(r.ok()) << r.error().ToString();
