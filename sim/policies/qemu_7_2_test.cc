@@ -63,9 +63,9 @@ TEST(Qemu72Policy, ReproducesThePausedGuestRun) {
 }
 
 TEST(Qemu72Policy, MultifdSendsPagesInPacketsAndZeroPagesInTheMainStream) {
-  // The paused guest with multifd on 2 channels: its 49 non-zero
-  // pages lie in six blocks, so six packets (each block change sends the queued one); the
-  // setup, the one iteration and the completion each end with a sync packet per channel.
+  // The paused guest with multifd on 2 channels: its 49 non-zero pages lie in six blocks, so
+  // six packets (each block change sends the queued one); the setup, the one iteration and
+  // the completion each end with a sync packet per channel.
   SimSpec s = PausedGuestSpec();
   s.migration.multifd.channels = 2;
   Result<SimResult> r = Simulate(s);
