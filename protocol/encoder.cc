@@ -14,9 +14,13 @@
 namespace ramstream::protocol {
 namespace {
 
-// The largest fixed part before a page payload: header, counted idstr, XBZRLE
-// enc + be16.
-constexpr size_t kMaxPrefix = kHeaderSize + 1 + kMaxIdstrLen + kXbzrleHeaderSize;
+// The largest fixed part before a page payload: header, counted idstr, and the
+// longer of XBZRLE's enc + be16 and COMPRESS_PAGE's be32 length. (It once
+// counted XBZRLE's 3 bytes only, so a COMPRESS_PAGE record with a 255-byte
+// idstr overflowed the stack buffer by one byte: found by ram_roundtrip_fuzzer
+// in a 10-minute campaign.)
+constexpr size_t kMaxPrefix =
+    kHeaderSize + 1 + kMaxIdstrLen + std::max(kXbzrleHeaderSize, kCompressedLenSize);
 
 inline std::byte* PutBe64(std::byte* p, uint64_t v) {
   internal::StoreBe64(p, v);

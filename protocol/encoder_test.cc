@@ -143,6 +143,19 @@ TEST(AppendRecord, CompressedPage) {
   ExpectRecordBytes(r, Wire().Be64(0x3100).Str("ram").Be(4, 4).Raw(z).bytes());
 }
 
+TEST(AppendRecord, CompressedPageWithTheLongestIdstr) {
+  // The longest prefix a record has: header, a 255-byte idstr and the be32 length.
+  const Bytes z = {std::byte{0x78}, std::byte{0x01}};
+  const std::string idstr(255, 'r');
+  Record r;
+  r.kind = RecordKind::kCompressedPage;
+  r.flags = kFlagCompressPage;
+  r.address = 0x5000;
+  r.idstr = idstr;
+  r.data = z;
+  ExpectRecordBytes(r, Wire().Be64(0x5100).Str(idstr).Be(2, 4).Raw(z).bytes());
+}
+
 TEST(AppendRecord, MemSizeWithOptionalFields) {
   const BlockInfo blocks[] = {
       {"pc.ram", 0x2000000, std::nullopt, std::nullopt},
