@@ -11,8 +11,9 @@
 // spec of more than kMaxPages guest pages is scaled down (blocks, regions, working sets and
 // every byte count and rate scaled by the same factor, so the dynamics stay those of the
 // scenario), at most kMaxSyncs dirty syncs and kMaxSimSeconds simulated seconds, no series,
-// phases of at least 10 ms. Trace writers become uniform writers before ToSpec: they name a
-// file to read, and a fuzzer must not open paths that come from its input.
+// phases of at least 10 ms, link steps that are not down at least kMinLinkBytesPerS. Trace writers
+// become uniform writers before ToSpec: they name a file to read, and a fuzzer must not open paths
+// that come from its input.
 //
 // Run by hand from the source root, after `cmake --preset fuzz && cmake --build --preset fuzz`:
 //   mkdir -p /tmp/sim_scenario_fuzzer
@@ -45,6 +46,11 @@ using namespace ramstream::sim;
 constexpr uint64_t kMaxPages = 4096;  // 16 MiB of guest RAM
 constexpr uint64_t kMaxSyncs = 64;
 constexpr double kMaxSimSeconds = 600;
+// A link step this slow but not down is raised to it. The run's timeout is checked between
+// transfers, so one page at 12 bit/s (a 10-minute campaign's slow unit) ran the clock to
+// 350,000 s, and the guest model's 500 ms phases were applied over all of it: 13.7 s under
+// ASan. At 64 KiB/s a page takes 63 ms.
+constexpr double kMinLinkBytesPerS = 64 * 1024;
 constexpr double kMinPhaseSeconds = 0.01;
 constexpr uint64_t kPageBytes = 4096;
 
@@ -130,6 +136,9 @@ void Bound(SimSpec* spec) {
   }
   for (PhaseSpec& p : spec->guest.phases) {
     if (p.duration_s > 0) p.duration_s = std::max(p.duration_s, kMinPhaseSeconds);
+  }
+  for (Link::Step& s : spec->link.steps) {
+    if (s.bytes_per_s > 0) s.bytes_per_s = std::max(s.bytes_per_s, kMinLinkBytesPerS);
   }
   spec->run.timeout_s = std::min(spec->run.timeout_s, kMaxSimSeconds);
   if (spec->run.max_dirty_syncs == 0 || spec->run.max_dirty_syncs > kMaxSyncs) {

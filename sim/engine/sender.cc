@@ -35,7 +35,12 @@ SendResult PageSender::SendPage(uint64_t bit) {
 }
 
 void PageSender::EnableXbzrle(uint64_t cache_bytes, uint64_t encoded_bytes) {
-  const uint64_t slots = std::bit_floor(std::max<uint64_t>(1, cache_bytes / protocol::kPageSize));
+  // Slots index by bit, so a cache with at least as many slots as the bit space gives every
+  // page its own slot and any larger cache behaves the same: capped there, a "2TiB" cache on
+  // a small guest allocates only what it can use (the fuzzer's first out-of-memory input).
+  const uint64_t space = std::bit_ceil(std::max<uint64_t>(1, ram_->num_bits()));
+  const uint64_t slots =
+      std::min(space, std::bit_floor(std::max<uint64_t>(1, cache_bytes / protocol::kPageSize)));
   cache_page_.assign(static_cast<size_t>(slots), kNoPage);
   cache_age_.assign(static_cast<size_t>(slots), 0);
   encoded_bytes_ = encoded_bytes;

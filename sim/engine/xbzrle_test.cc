@@ -35,6 +35,16 @@ class XbzrleSenderTest : public ::testing::Test {
   PageSender sender_{&ram_, &counters_, nullptr};
 };
 
+TEST_F(XbzrleSenderTest, ACacheLargerThanTheGuestActsAsOneSlotPerPage) {
+  // 2 TiB of cache for a 128-page guest: every page is cached and hits, as with 128 slots
+  // (and no 2^29-slot table is allocated).
+  Start(uint64_t{1} << 29, 3);
+  (void)Rewrite({0, 64, 127});
+  const SendResult r = Rewrite({0, 64, 127});
+  EXPECT_EQ(r.normal_pages, 0u);
+  EXPECT_EQ(counters_.xbzrle_pages, 3u);
+}
+
 TEST_F(XbzrleSenderTest, MissInsertsThenHitSendsDelta) {
   Start(64, 3);
   SendResult r = Rewrite({0, 1, 2});
