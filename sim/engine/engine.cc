@@ -86,9 +86,13 @@ std::optional<Outcome> Engine::LimitReached() const {
 
 void Engine::AdvanceGuest(const ZeroPageWindow* window) {
   if (!guest_running_) return;
-  if (now_ > guest_time_) {
-    guest_->Apply(guest_time_, now_, GuestSpeed(), *ram_, window);
-    guest_time_ = now_;
+  // Not past the run's timeout: the run ends there, and a transfer that waits out a long link
+  // outage can move the clock arbitrarily far (a fuzzed outage until 2e55 s made the guest
+  // model apply 0.5 s phases for ever).
+  const double until = std::min(now_, options_.timeout_s);
+  if (until > guest_time_) {
+    guest_->Apply(guest_time_, until, GuestSpeed(), *ram_, window);
+    guest_time_ = until;
   } else if (window == nullptr) {
     guest_->Flush(*ram_);
   }
