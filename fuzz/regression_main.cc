@@ -6,6 +6,7 @@
 //   <target> [--no-fork] [--timeout=SECONDS] [--quiet] PATH...
 //
 //   --no-fork     run in this process (debuggers, coverage builds); stops at the first crash
+//                 or timeout
 //   --timeout=S   a file running longer than S seconds fails (default 25, OSS-Fuzz's)
 //   --quiet       print failures and the summary only
 // Other arguments starting with '-' (libFuzzer flags) are ignored, so scripts may pass them.
@@ -87,6 +88,14 @@ bool Collect(const std::string& path, std::vector<std::string>* files) {
 }
 
 // Forks a child for the file; returns an empty string on success, else why it failed.
+// --no-fork: a file running past --timeout ends the process with this line (a hang would
+// otherwise stall whoever replays it, e.g. scripts/fuzz classifying a timeout artifact).
+void OnAlarm(int) {
+  static const char kMsg[] = "regression driver: timeout (--timeout) while running a file\n";
+  [[maybe_unused]] const ssize_t n = write(STDERR_FILENO, kMsg, sizeof kMsg - 1);
+  _exit(70);
+}
+
 std::string RunForked(const std::string& path, unsigned timeout) {
   std::fflush(nullptr);
   const pid_t pid = fork();
@@ -150,7 +159,10 @@ int main(int argc, char** argv) {
   for (const std::string& f : files) {
     if (!opt.fork) {
       if (!opt.quiet) std::fprintf(stderr, "running %s\n", f.c_str());
+      signal(SIGALRM, OnAlarm);
+      alarm(opt.timeout);
       RunOne(f);
+      alarm(0);
       continue;
     }
     const std::string why = RunForked(f, opt.timeout);
