@@ -414,6 +414,10 @@ bool ConvertMigration(Converter& c, const pb::Migration& m, MigrationSpec* out) 
     return false;
   }
   out->multifd.channels = m.multifd().channels();
+  if (!c.Duration(m.multifd().connect_time(), "migration.multifd.connect_time",
+                  &out->multifd.connect_time_s)) {
+    return false;
+  }
   const pb::Postcopy& p = m.postcopy();
   PostcopySpec& pc = out->postcopy;
   pc.enabled = p.enabled();

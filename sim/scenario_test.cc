@@ -178,6 +178,17 @@ TEST(Scenario, MultifdFieldAndItsErrors) {
   Result<SimSpec> s = FromText("guest { ram: \"1GiB\" }\nmigration { multifd { channels: 4 } }\n");
   ASSERT_TRUE(s.ok()) << s.error().ToString();
   EXPECT_EQ(s->migration.multifd.channels, 4u);
+  EXPECT_EQ(s->migration.multifd.connect_time_s, 0.0);
+  Result<SimSpec> connect = FromText(
+      "guest { ram: \"1GiB\" }\nmigration { multifd { channels: 2 connect_time: \"1.5s\" } }\n");
+  ASSERT_TRUE(connect.ok()) << connect.error().ToString();
+  EXPECT_DOUBLE_EQ(connect->migration.multifd.connect_time_s, 1.5);
+  Result<SimSpec> unit = FromText(
+      "guest { ram: \"1GiB\" }\nmigration {\n  multifd {\n    channels: 2\n"
+      "    connect_time: \"soon\"\n  }\n}\n");
+  ASSERT_FALSE(unit.ok());
+  EXPECT_EQ(unit.error().field, "migration.multifd.connect_time");
+  EXPECT_EQ(unit.error().line, 5);
   Result<SimSpec> policy = FromText(
       "guest { ram: \"1GiB\" }\nmigration {\n  policy: \"qemu-2010\"\n"
       "  multifd { channels: 2 }\n}\n");

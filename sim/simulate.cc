@@ -248,6 +248,11 @@ std::optional<Error> ValidateSpec(const SimSpec& spec) {
     if (pc.enabled) {
       return MakeError("migration.multifd", "cannot be combined with postcopy in this model");
     }
+    if (!(m.multifd.connect_time_s >= 0) || !std::isfinite(m.multifd.connect_time_s)) {
+      return MakeError("migration.multifd.connect_time", "must be a finite duration >= 0");
+    }
+  } else if (m.multifd.connect_time_s != 0) {
+    return MakeError("migration.multifd.connect_time", "needs channels > 0 (the capability)");
   }
   if (!(m.page_cost_s >= 0) || !std::isfinite(m.page_cost_s)) {
     return MakeError("migration.page_cost", "must be a finite duration >= 0");
@@ -275,6 +280,7 @@ Result<SimResult> Simulate(const SimSpec& spec, SendObserver* observer) {
   }
   options.postcopy_ram = spec.migration.postcopy.enabled;
   options.multifd_channels = spec.migration.multifd.channels;
+  options.multifd_connect_time_s = spec.migration.multifd.connect_time_s;
   options.record_series = spec.run.series;
   Engine engine(options, std::move(ram), std::move(guest),
                 Link(spec.link.steps, spec.link.latency_s, spec.link.buffer_bytes), observer);

@@ -88,6 +88,9 @@ struct XbzrleSpec {
 // QEMU 7.2's multifd capability without compression (PageSender::EnableMultifd).
 struct MultifdSpec {
   uint32_t channels = 0;  // multifd-channels; 0: the capability is off (QEMU's default is 2)
+  // From the start of the migration until every channel is connected. ram_save_setup's
+  // multifd sync waits for them with dirty logging already on.
+  double connect_time_s = 0;
 };
 
 // QEMU's postcopy-ram capability and the operator's migrate-start-postcopy (qemu-7.2).

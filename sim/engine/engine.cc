@@ -183,7 +183,13 @@ void Engine::BeginIteration() {
 
 void Engine::EndSection(bool counted_eos) {
   // ram_save_setup and ram_save_iterate: multifd_send_sync_main, then EOS.
-  if (sender_.multifd()) Transmit(sender_.MultifdSync());
+  if (sender_.multifd()) {
+    // The sync waits for every channel thread, which starts once its connection is up. In
+    // the setup that is after dirty logging started, so the guest's writes meanwhile are in
+    // the next sync; setup-time includes the wait.
+    now_ = std::max(now_, options_.multifd_connect_time_s);
+    Transmit(sender_.MultifdSync());
+  }
   WriteEos(counted_eos);
   WriteFraming(layout_.footer);
 }

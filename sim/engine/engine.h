@@ -47,6 +47,9 @@ struct EngineOptions {
   bool postcopy_ram = false;
   // QEMU 7.2's multifd capability: this many channels (0: off). PageSender::EnableMultifd.
   uint32_t multifd_channels = 0;
+  // When the channels are connected (from the start of the migration): the first multifd sync
+  // waits until then.
+  double multifd_connect_time_s = 0;
   bool record_series = true;
 };
 

@@ -103,6 +103,27 @@ TEST(Qemu72Policy, MultifdHelpsACpuBoundSender) {
   EXPECT_NEAR(multi->total_time_s, pages * 5e-6, 0.02);
 }
 
+TEST(Qemu72Policy, MultifdConnectTimeIsSpentWithDirtyLoggingOn) {
+  // 64 MiB over 1 GB/s (one pass, 67 ms, then below the threshold) with a guest writing 2,000
+  // new pages a second. The setup's multifd sync waits until the channels are connected at
+  // 1 s, after dirty logging started: the pages written during that second are sent again at
+  // completion, on top of the 134 or so written during the pass.
+  SimSpec s = Spec(uint64_t{64} << 20, 1e9, WriterKind::kSequential, 2000 * kPage);
+  s.migration.max_bandwidth = 0;
+  s.migration.multifd.channels = 2;
+  Result<SimResult> now = Simulate(s);
+  s.migration.multifd.connect_time_s = 1.0;
+  Result<SimResult> later = Simulate(s);
+  ASSERT_TRUE(now.ok() && later.ok());
+  ASSERT_TRUE(now->converged() && later->converged());
+  EXPECT_LT(now->setup_time_s, 0.001);
+  EXPECT_GE(later->setup_time_s, 1.0);
+  EXPECT_LT(later->setup_time_s, 1.001);
+  EXPECT_EQ(now->dirty_sync_count, later->dirty_sync_count);
+  EXPECT_NEAR(static_cast<double>(later->bytes.normal_pages - now->bytes.normal_pages), 2000, 2);
+  EXPECT_NEAR(later->total_time_s - now->total_time_s, 1.0 + 2000 * kPage / 1e9, 0.002);
+}
+
 TEST(Qemu72Policy, MultifdIsRejectedWhereItIsNotModelled) {
   SimSpec s = Spec(uint64_t{1} << 30, 10e9 / 8, WriterKind::kUniform, 0);
   s.migration.multifd.channels = 2;
@@ -120,6 +141,18 @@ TEST(Qemu72Policy, MultifdIsRejectedWhereItIsNotModelled) {
   Result<SimResult> many = Simulate(s);
   ASSERT_FALSE(many.ok());
   EXPECT_EQ(many.error().field, "migration.multifd.channels");
+  s.migration.multifd.channels = 2;
+  s.migration.multifd.connect_time_s = INFINITY;
+  Result<SimResult> forever = Simulate(s);
+  ASSERT_FALSE(forever.ok());
+  EXPECT_EQ(forever.error().field, "migration.multifd.connect_time");
+  EXPECT_EQ(forever.error().message, "must be a finite duration >= 0");
+  s.migration.multifd.channels = 0;
+  s.migration.multifd.connect_time_s = 0.5;
+  Result<SimResult> off = Simulate(s);
+  ASSERT_FALSE(off.ok());
+  EXPECT_EQ(off.error().field, "migration.multifd.connect_time");
+  EXPECT_EQ(off.error().message, "needs channels > 0 (the capability)");
 }
 
 TEST(Qemu10Policy, CountsEveryByteAndSendsSwitchoverStart) {
