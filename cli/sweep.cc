@@ -290,11 +290,14 @@ int RunMerge(const MergeOptions& opts) {
 std::string AxesHelp() {
   std::string s =
       "Axes (--vary NAME=VALUES; VALUES a,b,c or FROM..TO:POINTS or FROM..TO:log:POINTS):\n";
+  size_t width = 0;
+  for (const sim::AxisInfo& a : sim::AxisTable()) width = std::max(width, a.name.size());
   for (const sim::AxisInfo& a : sim::AxisTable()) {
-    char line[200];
-    std::snprintf(line, sizeof line, "  %-15s %.*s\n", std::string(a.name).c_str(),
-                  static_cast<int>(a.help.size()), a.help.data());
-    s += line;
+    s += "  ";
+    s += a.name;
+    s.append(width + 1 - a.name.size(), ' ');
+    s += a.help;
+    s += '\n';
   }
   return s;
 }

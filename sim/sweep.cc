@@ -43,7 +43,12 @@ const std::vector<AxisInfo> kAxes = {
     {AxisParam::kAutoConverge, "auto_converge", AxisKind::kSwitch, "on | off"},
     {AxisParam::kXbzrleCache, "xbzrle_cache", AxisKind::kSize,
      "XBZRLE on with this cache size (64MiB), or off (qemu-7.2)"},
+    {AxisParam::kMultifdChannels, "multifd_channels", AxisKind::kCount,
+     "multifd with this many channels (1-255), or off / 0 (qemu-7.2)"},
 };
+
+// multifd-channels' bounds (QEMU's, and the simulator's).
+constexpr uint32_t kMaxChannels = 255;
 
 std::string Trim(std::string_view s) {
   const size_t b = s.find_first_not_of(" \t");
@@ -139,6 +144,20 @@ Result<AxisValue> ParseValue(const AxisInfo& axis, std::string_view raw) {
         return v;
       }
       return MakeError("", "\"" + v.text + "\": expected on or off");
+    case AxisKind::kCount: {
+      uint32_t n = 0;
+      const char* end = v.text.data() + v.text.size();
+      if (v.text == "off") {
+        n = 0;
+      } else if (std::from_chars(v.text.data(), end, n).ptr != end || n > kMaxChannels) {
+        return MakeError(
+            "", "\"" + v.text + "\": expected 0-" + std::to_string(kMaxChannels) + " or off");
+      }
+      v.number = n;
+      v.text = std::to_string(n);
+      v.label = n == 0 ? "off" : v.text;
+      return v;
+    }
   }
   return v;
 }
@@ -160,6 +179,13 @@ AxisValue NumberValue(const AxisInfo& axis, double x, bool bits) {
       v.text = std::to_string(bytes);
       constexpr uint64_t kMiB = uint64_t{1} << 20;
       v.label = bytes % kMiB == 0 ? std::to_string(bytes / kMiB) + " MiB" : FormatBytes(v.number);
+      break;
+    }
+    case AxisKind::kCount: {
+      const uint32_t n = static_cast<uint32_t>(std::round(x));
+      v.number = n;
+      v.text = std::to_string(n);
+      v.label = n == 0 ? "off" : v.text;
       break;
     }
     default:  // kDuration
@@ -205,6 +231,11 @@ Result<std::vector<AxisValue>> ExpandRange(const AxisInfo& axis, const std::stri
     if (k + 1 == points && points > 1) x = b->number;  // the end exactly, not pow's rounding
     if (k == 0) x = a->number;
     values.push_back(NumberValue(axis, x, bits));
+    // Counts are rounded: more points than whole numbers in the range would repeat one.
+    if (values.size() >= 2 && values.back().number == values[values.size() - 2].number) {
+      return MakeError("points", "the range repeats " + values.back().label +
+                                     ": use fewer points or a list of values");
+    }
   }
   return values;
 }
@@ -554,6 +585,9 @@ Result<SimSpec> Sweep::PointSpec(uint64_t point) const {
         } else {
           o.xbzrle_cache = v.text;
         }
+        break;
+      case AxisParam::kMultifdChannels:
+        o.multifd_channels = static_cast<uint32_t>(v.number);
         break;
     }
   }

@@ -30,18 +30,20 @@
 namespace ramstream::sim {
 
 enum class AxisParam {
-  kBandwidth,      // link rate (constant): --bandwidth
-  kDirtyRate,      // the single writer's page-write rate: --dirty-rate
-  kWorkingSet,     // hotcold hot set, or the written region: --working-set
-  kDowntimeLimit,  // --downtime-limit
-  kMaxBandwidth,   // --max-bandwidth
-  kRam,            // --ram
-  kPolicy,         // --policy
-  kAutoConverge,   // on | off
-  kXbzrleCache,    // --xbzrle-cache, or "off"
+  kBandwidth,        // link rate (constant): --bandwidth
+  kDirtyRate,        // the single writer's page-write rate: --dirty-rate
+  kWorkingSet,       // hotcold hot set, or the written region: --working-set
+  kDowntimeLimit,    // --downtime-limit
+  kMaxBandwidth,     // --max-bandwidth
+  kRam,              // --ram
+  kPolicy,           // --policy
+  kAutoConverge,     // on | off
+  kXbzrleCache,      // --xbzrle-cache, or "off"
+  kMultifdChannels,  // --multifd-channels, or "off" (0)
 };
 
-enum class AxisKind { kRate, kSize, kDuration, kName, kSwitch };
+// kCount: a whole number (0 written "off").
+enum class AxisKind { kRate, kSize, kDuration, kName, kSwitch, kCount };
 
 struct AxisInfo {
   AxisParam param;
@@ -55,7 +57,7 @@ const std::vector<AxisInfo>& AxisTable();
 struct AxisValue {
   std::string text;   // what is written into the scenario ("1.25e+09B/s", "on", "qemu-7.2")
   std::string label;  // for people and plots ("1.25 GB/s", or the value as written)
-  // Base units: bytes, bytes/s, seconds; 1/0 for on/off; NaN for names.
+  // Base units: bytes, bytes/s, seconds, a count; 1/0 for on/off; NaN for names.
   double number = 0;
 };
 

@@ -11,6 +11,7 @@
 #include <set>
 #include <sstream>
 
+#include "sim/simulate.h"
 #include "sim/sweep_closed_form.h"
 #include "sim/sweep_run.h"
 #include "sim/sweep_table.h"
@@ -88,6 +89,34 @@ TEST(SweepTest, ExampleSweepSizes) {
   EXPECT_EQ(size("database-downtime-bandwidth.textproto"), 64u);
   EXPECT_EQ(size("auto-converge-memory-bound.json"), 12u);
   EXPECT_EQ(size("worked-example-grid.textproto"), 6u);
+  EXPECT_EQ(size("multifd-cpu-bound.textproto"), 12u);
+}
+
+// sim/sweeps/multifd-cpu-bound.textproto at 9.1 and 40 Gbit/s: with 5 us per page one thread
+// is slower than the link; multifd overlaps the two, down to the page cost alone.
+TEST(SweepTest, MultifdCpuBoundExampleOutcomes) {
+  Result<Sweep> s = Sweep::Load(kSweepsDir + "/multifd-cpu-bound.textproto");
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  const auto run = [&](uint64_t point) {
+    Result<SimSpec> spec = s->PointSpec(point);
+    EXPECT_TRUE(spec.ok()) << spec.error().ToString();
+    Result<SimResult> r = Simulate(*spec);
+    EXPECT_TRUE(r.ok()) << r.error().ToString();
+    EXPECT_TRUE(r->converged()) << point;
+    return *r;
+  };
+  ASSERT_EQ(s->Describe(3), "multifd_channels=off, bandwidth=9.146 Gbit/s");
+  ASSERT_EQ(s->Describe(9), "multifd_channels=2, bandwidth=9.146 Gbit/s");
+  const SimResult off = run(3);
+  const SimResult on = run(9);
+  EXPECT_FALSE(off.multifd.enabled);
+  EXPECT_EQ(on.multifd.pages, on.bytes.normal_pages);
+  EXPECT_NEAR(off.total_time_s, 19.20, 0.05);
+  EXPECT_NEAR(on.total_time_s, 11.31, 0.05);
+  // 40 Gbit/s: the link takes 0.8 us a page, the scan 5 us.
+  const SimResult fast = run(11);
+  EXPECT_NEAR(fast.total_time_s - fast.downtime_s,
+              static_cast<double>(fast.bytes.normal_pages + fast.bytes.zero_pages) * 5e-6, 0.3);
 }
 
 TEST(SweepTest, LogRangeHitsBothEndsExactly) {
@@ -278,6 +307,50 @@ TEST(SweepTest, XbzrleCacheAxisTurnsXbzrleOnOrOff) {
   EXPECT_FALSE(off->migration.xbzrle.enabled);
   EXPECT_TRUE(on->migration.xbzrle.enabled);
   EXPECT_EQ(on->migration.xbzrle.cache_bytes, uint64_t{256} << 20);
+}
+
+TEST(SweepTest, MultifdChannelsAxisCountsChannelsOrTurnsMultifdOff) {
+  Sweep s = Sweep::FromScenario(ScenarioDocument::Default());
+  ASSERT_EQ(s.AddVary("multifd-channels=off,2,16"), std::nullopt);
+  ASSERT_EQ(s.axes().size(), 1u);
+  EXPECT_EQ(s.axes()[0].name, "multifd_channels");
+  EXPECT_EQ(s.axes()[0].values[0].label, "off");
+  EXPECT_EQ(s.axes()[0].values[0].number, 0);
+  EXPECT_EQ(s.axes()[0].values[2].label, "16");
+  Result<SimSpec> off = s.PointSpec(0);
+  Result<SimSpec> sixteen = s.PointSpec(2);
+  ASSERT_TRUE(off.ok() && sixteen.ok());
+  EXPECT_EQ(off->migration.multifd.channels, 0u);
+  EXPECT_EQ(sixteen->migration.multifd.channels, 16u);
+  // A log range of counts: whole numbers, both ends exact.
+  ASSERT_EQ(s.AddVary("multifd_channels=1..8:log:4"), std::nullopt);
+  std::vector<double> counts;
+  for (const AxisValue& v : s.axes()[0].values) counts.push_back(v.number);
+  EXPECT_EQ(counts, (std::vector<double>{1, 2, 4, 8}));
+  EXPECT_EQ(s.axes()[0].values[3].text, "8");
+
+  std::optional<Error> e = s.AddVary("multifd_channels=1..3:5");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->ToString(),
+            "--vary multifd_channels: range \"1..3:5\": the range repeats 2: use fewer points "
+            "or a list of values");
+  e = s.AddVary("multifd_channels=2,256");
+  ASSERT_TRUE(e);
+  EXPECT_THAT(e->message, HasSubstr("\"256\": expected 0-255 or off"));
+  e = s.AddVary("multifd_channels=two");
+  ASSERT_TRUE(e);
+  EXPECT_THAT(e->message, HasSubstr("\"two\": expected 0-255 or off"));
+
+  // A policy without multifd: the point's error names the axis.
+  Sweep ideal = MustParse(std::string(kWorked) + R"pb(
+    axes { param: "multifd_channels" values: "0" values: "2" }
+  )pb");
+  EXPECT_TRUE(ideal.PointSpec(0).ok());
+  Result<SimSpec> bad = ideal.PointSpec(1);
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.error().field, "axis multifd_channels");
+  EXPECT_THAT(bad.error().message, HasSubstr("point 1 (multifd_channels=2)"));
+  EXPECT_THAT(bad.error().message, HasSubstr("qemu-7.2 only"));
 }
 
 TEST(SweepTest, ClosedFormReproducesTheWorkedExample) {
