@@ -119,6 +119,9 @@ void AddScenarioOverrideFlags(CLI::App* cmd, sim::ScenarioOverrides* overrides) 
   cmd->add_option_function<uint32_t>(
       "--multifd-channels", [&o](uint32_t v) { o.multifd_channels = v; },
       "Enable multifd with N channels (qemu-7.2; QEMU's default is 2)");
+  text("--multifd-connect-time", &o.multifd_connect_time,
+       "multifd: when the channels are connected, from the start (setup waits for them with "
+       "dirty logging on; default 0)");
   text("--timeout", &o.timeout, "Give up after this much simulated pre-copy time (default 1h)");
   cmd->add_option_function<uint64_t>(
       "--seed", [&o](uint64_t v) { o.seed = v; }, "Random seed (runs are deterministic)");

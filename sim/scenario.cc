@@ -513,6 +513,10 @@ std::optional<Error> ApplyOverrides(const ScenarioOverrides& o, ScenarioDocument
     doc->MarkOverride("migration.multifd.channels", "--multifd-channels");
     doc->MarkOverride("migration.multifd", "--multifd-channels");
   }
+  if (o.multifd_connect_time) {
+    s.mutable_migration()->mutable_multifd()->set_connect_time(*o.multifd_connect_time);
+    doc->MarkOverride("migration.multifd.connect_time", "--multifd-connect-time");
+  }
   if (o.postcopy_after_syncs) {
     s.mutable_migration()->mutable_postcopy()->set_enabled(true);
     s.mutable_migration()->mutable_postcopy()->set_after_syncs(*o.postcopy_after_syncs);

@@ -83,7 +83,8 @@ struct ScenarioOverrides {
   std::optional<std::string> postcopy_after;
   std::optional<uint32_t> postcopy_after_syncs;
   std::optional<std::string> max_postcopy_bandwidth;
-  std::optional<uint32_t> multifd_channels;  // the multifd capability with N channels
+  std::optional<uint32_t> multifd_channels;         // the multifd capability with N channels
+  std::optional<std::string> multifd_connect_time;  // when the channels are connected
   std::optional<std::string> timeout;
   std::optional<uint64_t> seed;
   bool no_series = false;

@@ -263,6 +263,27 @@ TEST(ScenarioOverrides, PostcopyFlags) {
   EXPECT_EQ(e.error().field, "--postcopy-after-syncs");
 }
 
+TEST(ScenarioOverrides, MultifdFlags) {
+  ScenarioDocument doc = ScenarioDocument::Default();
+  ScenarioOverrides o;
+  o.multifd_channels = 4;
+  o.multifd_connect_time = "1s";
+  ASSERT_FALSE(ApplyOverrides(o, &doc).has_value());
+  Result<SimSpec> s = ToSpec(doc);
+  ASSERT_TRUE(s.ok()) << s.error().ToString();
+  EXPECT_EQ(s->migration.multifd.channels, 4u);
+  EXPECT_DOUBLE_EQ(s->migration.multifd.connect_time_s, 1.0);
+  // A connect time without channels: the error names the flag.
+  ScenarioDocument bad = ScenarioDocument::Default();
+  ScenarioOverrides b;
+  b.multifd_connect_time = "1s";
+  ASSERT_FALSE(ApplyOverrides(b, &bad).has_value());
+  Result<SimSpec> e = ToSpec(bad);
+  ASSERT_FALSE(e.ok());
+  EXPECT_EQ(e.error().field, "--multifd-connect-time");
+  EXPECT_EQ(e.error().message, "needs channels > 0 (the capability)");
+}
+
 TEST(ScenarioOverrides, FlagsReplaceFieldsAndErrorsNameTheFlag) {
   ScenarioDocument doc = ScenarioDocument::Default();
   ScenarioOverrides o;
