@@ -98,6 +98,41 @@ std::string AxisNames() {
   return s;
 }
 
+// A generated (range) or counted value: written to the scenario in base units, labelled for people.
+AxisValue NumberValue(const AxisInfo& axis, double x, bool bits) {
+  AxisValue v;
+  switch (axis.kind) {
+    case AxisKind::kRate:
+      v.number = x;
+      v.text = Decimal(x) + "B/s";
+      v.label = bits ? FormatBits(x) : FormatRate(x);
+      break;
+    case AxisKind::kSize: {
+      // Sizes must be whole pages: round to the nearest (at least one).
+      const double pages = std::max(1.0, std::round(x / static_cast<double>(kPage)));
+      const uint64_t bytes = static_cast<uint64_t>(pages) * kPage;
+      v.number = static_cast<double>(bytes);
+      v.text = std::to_string(bytes);
+      constexpr uint64_t kMiB = uint64_t{1} << 20;
+      v.label = bytes % kMiB == 0 ? std::to_string(bytes / kMiB) + " MiB" : FormatBytes(v.number);
+      break;
+    }
+    case AxisKind::kCount: {
+      const uint32_t n = static_cast<uint32_t>(std::round(x));
+      v.number = n;
+      v.text = std::to_string(n);
+      v.label = n == 0 ? "off" : v.text;
+      break;
+    }
+    default:  // kDuration
+      v.number = x;
+      v.text = Decimal(x) + "s";
+      v.label = FormatDuration(x);
+      break;
+  }
+  return v;
+}
+
 // Parses one value of an axis; the error message says what was expected.
 Result<AxisValue> ParseValue(const AxisInfo& axis, std::string_view raw) {
   AxisValue v;
@@ -153,46 +188,8 @@ Result<AxisValue> ParseValue(const AxisInfo& axis, std::string_view raw) {
         return MakeError(
             "", "\"" + v.text + "\": expected 0-" + std::to_string(kMaxChannels) + " or off");
       }
-      v.number = n;
-      v.text = std::to_string(n);
-      v.label = n == 0 ? "off" : v.text;
-      return v;
+      return NumberValue(axis, n, false);
     }
-  }
-  return v;
-}
-
-// A generated (range) value: written to the scenario in base units, labelled for people.
-AxisValue NumberValue(const AxisInfo& axis, double x, bool bits) {
-  AxisValue v;
-  switch (axis.kind) {
-    case AxisKind::kRate:
-      v.number = x;
-      v.text = Decimal(x) + "B/s";
-      v.label = bits ? FormatBits(x) : FormatRate(x);
-      break;
-    case AxisKind::kSize: {
-      // Sizes must be whole pages: round to the nearest (at least one).
-      const double pages = std::max(1.0, std::round(x / static_cast<double>(kPage)));
-      const uint64_t bytes = static_cast<uint64_t>(pages) * kPage;
-      v.number = static_cast<double>(bytes);
-      v.text = std::to_string(bytes);
-      constexpr uint64_t kMiB = uint64_t{1} << 20;
-      v.label = bytes % kMiB == 0 ? std::to_string(bytes / kMiB) + " MiB" : FormatBytes(v.number);
-      break;
-    }
-    case AxisKind::kCount: {
-      const uint32_t n = static_cast<uint32_t>(std::round(x));
-      v.number = n;
-      v.text = std::to_string(n);
-      v.label = n == 0 ? "off" : v.text;
-      break;
-    }
-    default:  // kDuration
-      v.number = x;
-      v.text = Decimal(x) + "s";
-      v.label = FormatDuration(x);
-      break;
   }
   return v;
 }
@@ -231,7 +228,7 @@ Result<std::vector<AxisValue>> ExpandRange(const AxisInfo& axis, const std::stri
     if (k + 1 == points && points > 1) x = b->number;  // the end exactly, not pow's rounding
     if (k == 0) x = a->number;
     values.push_back(NumberValue(axis, x, bits));
-    // Counts are rounded: more points than whole numbers in the range would repeat one.
+    // Rounding (counts, whole pages) or from == to would repeat a value: identical points.
     if (values.size() >= 2 && values.back().number == values[values.size() - 2].number) {
       return MakeError("points", "the range repeats " + values.back().label +
                                      ": use fewer points or a list of values");

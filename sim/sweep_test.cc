@@ -222,6 +222,11 @@ TEST(SweepTest, VaryErrorsNameTheFlagAndTheProblem) {
   e = s.AddVary("policy=a..b:3");
   ASSERT_TRUE(e);
   EXPECT_THAT(e->message, HasSubstr("takes a list of values"));
+  e = s.AddVary("bandwidth=1Gbit/s..1Gbit/s:3");
+  ASSERT_TRUE(e);
+  EXPECT_EQ(e->ToString(),
+            "--vary bandwidth: range \"1Gbit/s..1Gbit/s:3\": the range repeats 1 Gbit/s: use "
+            "fewer points or a list of values");
   e = s.AddVary("xbzrle_cache=64MiB,lots");
   ASSERT_TRUE(e);
   EXPECT_THAT(e->ToString(), HasSubstr("--vary xbzrle_cache: "));
