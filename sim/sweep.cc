@@ -180,11 +180,10 @@ Result<AxisValue> ParseValue(const AxisInfo& axis, std::string_view raw) {
       }
       return MakeError("", "\"" + v.text + "\": expected on or off");
     case AxisKind::kCount: {
-      uint32_t n = 0;
+      uint32_t n = 0;  // "off"
       const char* end = v.text.data() + v.text.size();
-      if (v.text == "off") {
-        n = 0;
-      } else if (std::from_chars(v.text.data(), end, n).ptr != end || n > kMaxChannels) {
+      if (v.text != "off" &&
+          (std::from_chars(v.text.data(), end, n).ptr != end || n > kMaxChannels)) {
         return MakeError(
             "", "\"" + v.text + "\": expected 0-" + std::to_string(kMaxChannels) + " or off");
       }
